@@ -1,0 +1,1 @@
+"""checkout: the edge service. Takes orders and reserves their stock in inventory."""

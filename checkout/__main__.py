@@ -1,0 +1,8 @@
+"""``python -m checkout``: run the checkout service (CHECKOUT_PORT, 8080 by default)."""
+
+from checkout.app import create_app
+from checkout.config import CheckoutSettings
+from shoptrace.server import main
+
+if __name__ == "__main__":
+    main("checkout", lambda tel: create_app(CheckoutSettings.from_env(), tel), "CHECKOUT_PORT", 8080)

@@ -1,0 +1,79 @@
+"""Placing an order: check the stock, reserve it, confirm after replying.
+
+All inventory calls of one order share one :class:`Deadline`. A reservation
+whose answer never came (timeout, crash, reset) may still have been made, so
+it is released after the reply; inventory remembers the release, so even a
+reservation still on its way is refused when it arrives. The confirmation
+runs after the reply too, in the order's trace (shoptrace.background).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from checkout.inventory_client import Deadline, InventoryClient, InventoryNotReached
+from shoptrace.background import BackgroundWork
+from shoptrace.errors import InventoryFailed, InventoryTimeout, InventoryUnavailable, OutOfStock
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    sku: str
+    quantity: int
+
+
+class OrderService:
+    def __init__(self, inventory: InventoryClient, background: BackgroundWork, inventory_timeout_s: float) -> None:
+        self.inventory = inventory
+        self.background = background
+        self.inventory_timeout_s = inventory_timeout_s
+
+    async def place(self, sku: str, quantity: int) -> Order:
+        deadline = Deadline(self.inventory_timeout_s)
+        order = Order(order_id=uuid.uuid4().hex, sku=sku, quantity=quantity)
+        stock = await self.inventory.stock(sku, deadline)
+        if stock.available < quantity:
+            raise OutOfStock(f"{sku}: {quantity} requested, {stock.available} available")
+        try:
+            await self.inventory.reserve(sku, quantity, order.order_id, deadline)
+        except InventoryNotReached:
+            raise
+        except (InventoryTimeout, InventoryFailed, InventoryUnavailable):
+            self.background.start("release reservation", self._release(order))
+            raise
+        log.info("order %s placed: %d of %s", order.order_id, quantity, sku)
+        self.background.start("order confirmation", self._confirm(order))
+        return order
+
+    async def _release(self, order: Order) -> None:
+        """Undo a reservation whose answer was lost, so no stock stays taken for a failed order."""
+        try:
+            released = await self.inventory.release(order.order_id, Deadline(self.inventory_timeout_s))
+        except InventoryUnavailable as exc:
+            log.warning("could not release reservation %s: %s", order.order_id, exc.message)
+            return
+        if released is None:
+            log.info("reservation %s was never made; inventory will refuse it now", order.order_id)
+        else:
+            log.info("released reservation %s: %d of %s back in stock", order.order_id, released.quantity, released.sku)
+
+    async def _confirm(self, order: Order) -> None:
+        """The confirmation a real shop would e-mail: after the reply, in the same trace."""
+        with tracer.start_as_current_span("confirm order", attributes={"shoptrace.order_id": order.order_id}):
+            # A blocking step runs on a thread; asyncio.to_thread carries the context along.
+            receipt = await asyncio.to_thread(_render_receipt, order)
+            log.info("order confirmation sent for %s (%d bytes)", order.order_id, len(receipt))
+
+
+def _render_receipt(order: Order) -> bytes:
+    with tracer.start_as_current_span("render receipt"):
+        return f"Order {order.order_id}: {order.quantity} x {order.sku}\n".encode()

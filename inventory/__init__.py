@@ -1,0 +1,1 @@
+"""inventory: the service behind checkout. Knows the stock of every SKU and reserves it."""

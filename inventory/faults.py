@@ -1,0 +1,45 @@
+"""Simulated failures, kept apart from the business code that suffers them.
+
+* ``fault-crash``: an unhandled exception inside inventory (the tutorial's
+  "service B panics");
+* ``fault-slow``: answers only after ``INVENTORY_SLOW_S``, cancelled early if
+  the caller gives up (see shoptrace.cancellation);
+* ``INVENTORY_FAULT_RATE``: that share of all requests crash at random, for
+  load demos.
+
+Every inventory endpoint that takes a SKU calls :meth:`Faults.apply` first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from opentelemetry import trace
+
+log = logging.getLogger(__name__)
+
+CRASH_SKU = "fault-crash"
+SLOW_SKU = "fault-slow"
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised on purpose; never caught by inventory's own code."""
+
+
+class Faults:
+    def __init__(self, slow_s: float, fault_rate: float, rng: random.Random | None = None) -> None:
+        self.slow_s = slow_s
+        self.fault_rate = fault_rate
+        self._rng = rng or random.Random()
+
+    async def apply(self, sku: str) -> None:
+        if sku == CRASH_SKU:
+            raise SimulatedCrash(f"inventory crashed while handling {sku} (simulated)")
+        if self.fault_rate and self._rng.random() < self.fault_rate:
+            raise SimulatedCrash(f"random failure at INVENTORY_FAULT_RATE={self.fault_rate} (simulated)")
+        if sku == SLOW_SKU:
+            trace.get_current_span().add_event("simulated delay", {"shoptrace.delay_s": self.slow_s})
+            log.info("simulating a slow answer: %.1f s", self.slow_s)
+            await asyncio.sleep(self.slow_s)

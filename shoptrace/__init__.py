@@ -1,0 +1,1 @@
+"""Shared plumbing of the shoptrace services: tracing, logging, errors, serving."""

@@ -1,0 +1,89 @@
+"""What every shoptrace service shares as an HTTP server: its app's plumbing and how it runs.
+
+A service builds its FastAPI app with :func:`new_app`, which wires, in this
+order from the outside in: the SERVER span (contrib instrumentation), the
+JSON error mapping, cancellation on client disconnect, then the service's own
+routes; and runs it with :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from shoptrace import errors, logs, telemetry
+from shoptrace.cancellation import CancelOnDisconnectMiddleware
+from shoptrace.telemetry import FASTAPI_NATIVE_OFF, Telemetry
+
+log = logging.getLogger(__name__)
+
+#: uvicorn closes idle keep-alive connections after this many seconds. The
+#: callers' pools (see checkout.inventory_client) expire theirs sooner, so a
+#: request is never sent on a connection the server is just closing.
+KEEP_ALIVE_S = 15
+
+#: How long uvicorn lets requests in flight finish after SIGTERM.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+def new_app(
+    title: str,
+    telemetry: Telemetry,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    """A FastAPI app with the shared error mapping, cancellation and tracing.
+
+    ``lifespan`` opens and closes the service's resources; tracing is shut
+    down after it, so spans made while closing are exported too.
+    """
+
+    @asynccontextmanager
+    async def full_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            telemetry.shutdown()
+
+    app = FastAPI(title=title, lifespan=full_lifespan, telemetry=FASTAPI_NATIVE_OFF)
+    app.add_middleware(CancelOnDisconnectMiddleware)
+    errors.install(app)
+    telemetry.instrument_app(app)
+    app.state.telemetry = telemetry
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Alive: the process serves HTTP. Never traced."""
+        return {"status": "ok"}
+
+    return app
+
+
+def main(service: str, build: Callable[[Telemetry], FastAPI], port_variable: str, default_port: int) -> None:
+    """A service's ``python -m`` entry point: tracing, then logging, then its app, served."""
+    tel = telemetry.setup(service)
+    logs.configure(tel.service_name)
+    serve(build(tel), service, port_variable, default_port)
+
+
+def serve(app: FastAPI, service: str, port_variable: str, default_port: int) -> None:
+    """Run ``app`` with uvicorn on SHOPTRACE_HOST (127.0.0.1) and the service's port variable."""
+    host = os.environ.get("SHOPTRACE_HOST", "127.0.0.1")
+    port = int(os.environ.get(port_variable, default_port))
+    log.info("%s listening on http://%s:%d", service, host, port)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # keep the JSON logging set up by shoptrace.logs
+        access_log=False,  # the SERVER span records every request
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )
+

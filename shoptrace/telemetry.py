@@ -1,0 +1,178 @@
+"""All OpenTelemetry setup for both services, in one place.
+
+Each service calls :func:`setup` once at start-up and gets a :class:`Telemetry`
+that instruments its FastAPI app and its httpx client, and that it shuts down
+(with a bound) when its lifespan ends. Everything is read from the standard
+``OTEL_*`` environment variables; the few defaults we choose differently from
+the SDK are written down next to the code that sets them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.propagators import (
+    TraceResponsePropagator,
+    set_global_response_propagator,
+)
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+log = logging.getLogger(__name__)
+
+#: Health probes are polled every few seconds by Docker and by people; a span
+#: for each would bury the traces that matter.
+UNTRACED_PATHS = "/healthz,/readyz"
+
+#: The SDK waits 5 s before exporting a batch; a person who just curled a
+#: failing request would wait that long for the trace. 200 ms keeps batches
+#: large under load and makes a trace visible almost at once. Set
+#: OTEL_BSP_SCHEDULE_DELAY to override.
+DEFAULT_SCHEDULE_DELAY_MS = 200
+
+#: Upper bound for flushing and shutting down at exit. uvicorn gives the
+#: lifespan no deadline of its own, and the SDK's shutdown waits up to 30 s
+#: when the Collector is unreachable; 10 s is what an orchestrator allows
+#: between SIGTERM and SIGKILL, so stay well below it.
+SHUTDOWN_TIMEOUT_S = 4.0
+
+
+def _opt_in_to_stable_semconv() -> None:
+    """Make the instrumentations emit only the stable HTTP and DB conventions.
+
+    The contrib instrumentations still default to the old attribute names
+    (``http.status_code``, ``db.statement``...); the stable ones are what
+    Jaeger, the Collector and the semantic conventions document. The opt-in
+    is read once per process, before the first instrumentation runs.
+    """
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http,database"
+
+
+def _resource(default_service_name: str) -> Resource:
+    """Resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, with a default name.
+
+    ``Resource.create({"service.name": ...})`` would override the environment,
+    so the default is applied only when the environment names no service.
+    """
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: default_service_name}))
+    return resource
+
+
+def _exporter() -> SpanExporter:
+    """The OTLP exporter for OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, http/protobuf by default."""
+    protocol = os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    )
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    elif protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        raise ValueError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf or grpc"
+        )
+    # Endpoint, headers, timeout and compression come from OTEL_EXPORTER_OTLP_*.
+    return OTLPSpanExporter()
+
+
+def _sdk_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+@dataclass
+class Telemetry:
+    """The tracing of one process: its provider (None when OTEL_SDK_DISABLED=true)."""
+
+    service_name: str
+    provider: TracerProvider | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    def instrument_app(self, app: FastAPI) -> None:
+        """Make the SERVER span of every request except the health probes.
+
+        We use the contrib instrumentation, not FastAPI's own tracing (FastAPI
+        >= 0.165 switches its own on when an SDK provider exists): the contrib
+        one is the one the OpenTelemetry docs and Go's otelhttp mirror, it can
+        exclude URLs and the internal ``http send``/``http receive`` spans, and
+        it honours the response propagator. The app must be created with
+        ``telemetry={"tracing": False, ...}`` (see :data:`FASTAPI_NATIVE_OFF`)
+        so exactly one layer traces.
+        """
+        if not self.enabled:
+            return
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.provider,
+            excluded_urls=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+        )
+
+    def instrument_client(self, client: httpx.AsyncClient) -> None:
+        """Make a CLIENT span per request of this one client and inject ``traceparent``.
+
+        Only this client is instrumented: calling ``HTTPXClientInstrumentor().instrument()``
+        as well would wrap it twice and nest duplicate CLIENT spans.
+        """
+        if not self.enabled:
+            return
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> None:
+        """Export what is queued and stop, within ``timeout_s`` even if the Collector is gone.
+
+        Called from the lifespan, not left to the SDK's atexit hook: uvicorn
+        re-raises SIGTERM after its graceful shutdown, so atexit never runs.
+        ``TracerProvider.shutdown`` has no deadline of its own, hence the thread.
+        """
+        if self.provider is None:
+            return
+        provider = self.provider
+        worker = threading.Thread(target=provider.shutdown, name="otel-shutdown", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            log.warning(
+                "span export did not finish within %.1f s at shutdown; queued spans may be lost",
+                timeout_s,
+            )
+
+
+#: Pass as ``FastAPI(telemetry=FASTAPI_NATIVE_OFF)``: see :meth:`Telemetry.instrument_app`.
+FASTAPI_NATIVE_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+def setup(default_service_name: str) -> Telemetry:
+    """Create this process's tracer provider from the environment and make it global.
+
+    Returns a disabled :class:`Telemetry` when OTEL_SDK_DISABLED=true: no spans,
+    no ``traceparent`` injected, no ``traceresponse`` header, trace ids null.
+    """
+    resource = _resource(default_service_name)
+    service_name = str(resource.attributes[SERVICE_NAME])
+    if _sdk_disabled():
+        return Telemetry(service_name=service_name, provider=None)
+
+    _opt_in_to_stable_semconv()
+    # The sampler comes from OTEL_TRACES_SAMPLER(_ARG); parentbased_always_on by default.
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
+    provider.add_span_processor(BatchSpanProcessor(_exporter(), schedule_delay_millis=schedule_delay))
+    trace.set_tracer_provider(provider)
+    # Every traced response says which trace it belongs to: a curl shows the id to open.
+    set_global_response_propagator(TraceResponsePropagator())
+    return Telemetry(service_name=service_name, provider=provider)
