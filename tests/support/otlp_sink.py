@@ -1,0 +1,201 @@
+"""A stand-in OTLP receiver for the tests: it stores the spans the services really export.
+
+The services under test run their real exporters (OTLP over HTTP/protobuf, or
+gRPC) against this receiver, which decodes each export with the official
+protobuf definitions and keeps the spans in memory, so tests assert on what
+left the process, not on mocks of the instrumentation. The real Collector and
+Jaeger are exercised by the end-to-end suite (tests/e2e).
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
+
+_KINDS = {
+    PbSpan.SPAN_KIND_INTERNAL: "INTERNAL",
+    PbSpan.SPAN_KIND_SERVER: "SERVER",
+    PbSpan.SPAN_KIND_CLIENT: "CLIENT",
+    PbSpan.SPAN_KIND_PRODUCER: "PRODUCER",
+    PbSpan.SPAN_KIND_CONSUMER: "CONSUMER",
+}
+_STATUSES = {
+    PbStatus.STATUS_CODE_UNSET: "UNSET",
+    PbStatus.STATUS_CODE_OK: "OK",
+    PbStatus.STATUS_CODE_ERROR: "ERROR",
+}
+
+
+def _value(v: AnyValue) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(x) for x in v.array_value.values]
+    return getattr(v, kind) if kind else None
+
+
+def _attributes(kvs: list[KeyValue]) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in kvs}
+
+
+@dataclass
+class Event:
+    name: str
+    attributes: dict[str, Any]
+
+
+@dataclass
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: str
+    service: str
+    status: str
+    status_message: str
+    attributes: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    start_ns: int = 0
+    end_ns: int = 0
+    scope: str = ""
+
+    def event(self, name: str) -> Event | None:
+        return next((e for e in self.events if e.name == name), None)
+
+
+class SpanStore:
+    """Every span received, by trace id; thread-safe."""
+
+    def __init__(self) -> None:
+        self._spans: list[Span] = []
+        self._cond = threading.Condition()
+
+    def add_export(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        spans = []
+        for rs in request.resource_spans:
+            service = str(_attributes(list(rs.resource.attributes)).get("service.name", ""))
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    spans.append(
+                        Span(
+                            trace_id=s.trace_id.hex(),
+                            span_id=s.span_id.hex(),
+                            parent_id=s.parent_span_id.hex() or None,
+                            name=s.name,
+                            kind=_KINDS[s.kind],
+                            service=service,
+                            status=_STATUSES[s.status.code],
+                            status_message=s.status.message,
+                            attributes=_attributes(list(s.attributes)),
+                            events=[Event(e.name, _attributes(list(e.attributes))) for e in s.events],
+                            links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
+                            scope=ss.scope.name,
+                        )
+                    )
+        with self._cond:
+            self._spans.extend(spans)
+            self._cond.notify_all()
+
+    def all(self) -> list[Span]:
+        with self._cond:
+            return list(self._spans)
+
+    def trace(self, trace_id: str) -> list[Span]:
+        with self._cond:
+            return [s for s in self._spans if s.trace_id == trace_id]
+
+    def wait_for(
+        self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = 10.0
+    ) -> list[Span]:
+        """The trace's spans once ``until(spans)`` holds; AssertionError after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                spans = [s for s in self._spans if s.trace_id == trace_id]
+                if until(spans):
+                    return spans
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
+                    raise AssertionError(f"trace {trace_id} incomplete after {timeout_s} s: {names}")
+                self._cond.wait(left)
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    store: SpanStore
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        if self.path != "/v1/traces":
+            self.send_response(404)
+            self.end_headers()
+            return
+        request = trace_service_pb2.ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.store.add_export(request)
+        payload = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+
+class _GrpcTraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, store: SpanStore) -> None:
+        self.store = store
+
+    def Export(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802 (grpc's naming)
+        self.store.add_export(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+class OtlpSink:
+    """OTLP/HTTP on ``http_endpoint`` and OTLP/gRPC on ``grpc_endpoint``, both into ``store``."""
+
+    def __init__(self) -> None:
+        self.store = SpanStore()
+        handler = type("Handler", (_HttpHandler,), {"store": self.store})
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcTraceService(self.store), self._grpc)
+        self._grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._grpc_port}"
+
+    def start(self) -> OtlpSink:
+        self._http_thread.start()
+        self._grpc.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._grpc.stop(grace=None)
