@@ -23,6 +23,9 @@ from shoptrace.errors import InventoryFailed, InventoryTimeout, InventoryUnavail
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
+#: Time allowed to each attempt at releasing a reservation.
+RELEASE_ATTEMPT_S = 2.0
+
 
 @dataclass(frozen=True)
 class Order:
@@ -57,12 +60,21 @@ class OrderService:
         return order
 
     async def _release(self, order: Order) -> None:
-        """Undo a reservation whose answer was lost, so no stock stays taken for a failed order."""
-        try:
-            released = await self.inventory.release(order.order_id, Deadline(self.inventory_timeout_s))
-        except InventoryUnavailable as exc:
-            log.warning("could not release reservation %s: %s", order.order_id, exc.message)
-            return
+        """Undo a reservation whose answer was lost, so no stock stays taken for a failed order.
+
+        Releasing is idempotent, so it is retried until it succeeds or the
+        background budget (shoptrace.background) ends it. Each attempt gets its
+        own deadline, not what is left of the order's: that one has run out.
+        """
+        delay_s = 0.05
+        while True:
+            try:
+                released = await self.inventory.release(order.order_id, Deadline(RELEASE_ATTEMPT_S))
+                break
+            except (InventoryTimeout, InventoryUnavailable, InventoryFailed) as exc:
+                log.warning("release of reservation %s failed, retrying: %s", order.order_id, exc.message)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 1.0)
         if released is None:
             log.info("reservation %s was never made; inventory will refuse it now", order.order_id)
         else:
