@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.otlp_sink import OtlpSink
-from tests.support.processes import ServiceProcess, free_port, service_env
+from tests.support.otlp_sink import OtlpSink, SpanStore
+from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port, service_env
 
-#: The test stack's budgets: short, so the suite is quick, and far apart, so timing asserts are clear.
-INVENTORY_TIMEOUT_S = 1.0
-INVENTORY_SLOW_S = 3.0
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """INVENTORY_TIMEOUT_S and INVENTORY_SLOW_S of the services under test."""
+
+    inventory_timeout_s: float
+    inventory_slow_s: float
+
+
+#: Short, so the suite is quick, and far apart, so the timing asserts are clear.
+TEST_BUDGETS = Budgets(inventory_timeout_s=1.0, inventory_slow_s=3.0)
+
+
+@pytest.fixture(scope="session")
+def budgets() -> Budgets:
+    return TEST_BUDGETS
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +35,18 @@ def sink() -> Iterator[OtlpSink]:
     sink = OtlpSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def traces(sink: OtlpSink) -> SpanStore:
+    """Where the story tests read spans from (tests/e2e overrides it with Jaeger)."""
+    return sink.store
+
+
+@pytest.fixture(scope="session")
+def jaeger_ui_url() -> str:
+    """The JAEGER_UI_URL the services under test put in trace links."""
+    return TEST_JAEGER_UI_URL
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +65,13 @@ def _spawner(sink: OtlpSink, log_dir: Path, started: list[ServiceProcess]) -> Sp
             base.update(
                 INVENTORY_PORT=str(port),
                 INVENTORY_DB=str(log_dir / f"inventory-{port}.db"),
-                INVENTORY_SLOW_S=str(INVENTORY_SLOW_S),
+                INVENTORY_SLOW_S=str(TEST_BUDGETS.inventory_slow_s),
             )
         else:
             base.update(
                 CHECKOUT_PORT=str(port),
                 INVENTORY_URL=inventory_url or f"http://127.0.0.1:{free_port()}",
-                INVENTORY_TIMEOUT_S=str(INVENTORY_TIMEOUT_S),
+                INVENTORY_TIMEOUT_S=str(TEST_BUDGETS.inventory_timeout_s),
             )
         base.update(env)
         service = ServiceProcess(module, port, base, log_dir)

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.support.processes import ServiceProcess
+from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -20,7 +20,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert body["error"] == code
     assert body["message"] and "Traceback" not in body["message"]
     assert TRACE_ID.match(body["trace_id"])
-    assert body["trace_url"] == f"http://jaeger.test:16686/trace/{body['trace_id']}"
+    assert body["trace_url"] == f"{TEST_JAEGER_UI_URL}/trace/{body['trace_id']}"
     assert response.headers["traceresponse"].split("-")[1] == body["trace_id"]
 
 

@@ -1,25 +1,28 @@
 """The promise, request by request: one request is one trace, with the error where it happened.
 
 Each test sends one request to checkout, takes the trace id from the answer,
-and reads the spans both services exported for it.
+and reads the spans both services exported for it: here from the test's OTLP
+sink, and in tests/e2e the very same tests read them from Jaeger, through the
+real Collector.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import httpx
 
-from tests.conftest import INVENTORY_SLOW_S, INVENTORY_TIMEOUT_S
-from tests.support.otlp_sink import OtlpSink, Span
-from tests.support.processes import ServiceProcess
+from tests.conftest import Budgets, Spawn
+from tests.support.otlp_sink import OtlpSink, Span, SpanSource
+from tests.support.processes import ServiceProcess, ServiceUnderTest
 from tests.support.traces import children, one, select, traceresponse
 
 #: Attribute names of the old HTTP conventions, which must not appear.
 OLD_HTTP_ATTRIBUTES = {"http.method", "http.status_code", "http.target", "http.url", "http.scheme", "net.peer.name", "http.host"}
 
 
-def place(checkout: ServiceProcess, sku: str, quantity: int = 1, **kwargs: object) -> httpx.Response:
+def place(checkout: ServiceUnderTest, sku: str, quantity: int = 1, **kwargs: object) -> httpx.Response:
     return httpx.post(f"{checkout.url}/checkout", json={"sku": sku, "quantity": quantity}, timeout=10, **kwargs)
 
 
@@ -34,15 +37,20 @@ def inventory_servers(spans: list[Span]) -> list[Span]:
     return select(spans, service="inventory", kind="SERVER")
 
 
-def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceProcess, sink: OtlpSink) -> None:
+def checkout_server(spans: list[Span]) -> list[Span]:
+    return select(spans, service="checkout", kind="SERVER")
+
+
+def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceUnderTest, traces: SpanSource) -> None:
     response = place(checkout, "item-123", 2)
     assert response.status_code == 201
     body = response.json()
     assert body["sku"] == "item-123" and body["quantity"] == 2 and len(body["order_id"]) == 32
     trace_id = trace_of(response)
 
-    spans = sink.store.wait_for(
-        trace_id, lambda s: len(inventory_servers(s)) == 2 and bool(select(s, name="render receipt"))
+    spans = traces.wait_for(
+        trace_id,
+        lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)) and bool(select(s, name="render receipt")) and bool(select(s, name="confirm order")),
     )
 
     # checkout's SERVER span is the root; the traceresponse header names it.
@@ -80,7 +88,7 @@ def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceProcess, 
 
 
 def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
-    checkout: ServiceProcess, inventory: ServiceProcess, sink: OtlpSink
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, jaeger_ui_url: str
 ) -> None:
     # One request...
     response = place(checkout, "fault-crash")
@@ -89,10 +97,10 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
     assert body["error"] == "inventory_failed"
     # ...one trace id, in the answer and in the link to it...
     trace_id = trace_of(response)
-    assert body["trace_url"] == f"http://jaeger.test:16686/trace/{trace_id}"
+    assert body["trace_url"] == f"{jaeger_ui_url}/trace/{trace_id}"
 
     # ...two services in that one trace...
-    spans = sink.store.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(select(s, service="checkout", kind="SERVER")))
+    spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
     crashed = one(spans, service="inventory", kind="SERVER")
     client = one(spans, service="checkout", kind="CLIENT")
     server = one(spans, service="checkout", kind="SERVER")
@@ -125,7 +133,7 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
 
 
 def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
-    checkout: ServiceProcess, inventory: ServiceProcess, sink: OtlpSink
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, budgets: Budgets
 ) -> None:
     started = time.monotonic()
     response = place(checkout, "fault-slow")
@@ -133,10 +141,10 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
 
     assert response.status_code == 504
     assert response.json()["error"] == "inventory_timeout"
-    assert elapsed < INVENTORY_TIMEOUT_S + 0.5
+    assert elapsed < budgets.inventory_timeout_s + 0.5
     trace_id = trace_of(response)
 
-    spans = sink.store.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(select(s, service="checkout", kind="SERVER")))
+    spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
     client = one(spans, service="checkout", kind="CLIENT")
     assert client.status == "ERROR" and client.attributes["error.type"] == "ReadTimeout"
     assert client.event("exception") is not None
@@ -147,20 +155,20 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
     assert slow.parent_id == client.span_id
     assert slow.event("client disconnected: request cancelled") is not None
     assert (slow.end_ns - client.end_ns) / 1e9 < 1.0
-    assert (slow.end_ns - slow.start_ns) / 1e9 < INVENTORY_SLOW_S
+    assert (slow.end_ns - slow.start_ns) / 1e9 < budgets.inventory_slow_s
     assert [line for line in inventory.logs_of(trace_id) if "cancelling" in line["message"]]
 
     server = one(spans, service="checkout", kind="SERVER")
     assert server.status == "ERROR" and server.attributes["http.response.status_code"] == 504
 
 
-def test_sold_out_is_a_409_with_the_client_span_in_error(checkout: ServiceProcess, sink: OtlpSink) -> None:
+def test_sold_out_is_a_409_with_the_client_span_in_error(checkout: ServiceUnderTest, traces: SpanSource) -> None:
     response = place(checkout, "sold-out")
     assert response.status_code == 409
     assert response.json()["error"] == "out_of_stock"
     trace_id = trace_of(response)
 
-    spans = sink.store.wait_for(trace_id, lambda s: len(inventory_servers(s)) == 2 and bool(select(s, service="checkout", kind="SERVER")))
+    spans = traces.wait_for(trace_id, lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)))
     # A 4xx is the caller's problem: SERVER spans stay UNSET, the CLIENT span that got it is ERROR.
     assert one(spans, service="checkout", kind="SERVER").status == "UNSET"
     assert all(s.status == "UNSET" for s in inventory_servers(spans))
@@ -168,37 +176,45 @@ def test_sold_out_is_a_409_with_the_client_span_in_error(checkout: ServiceProces
     assert refused.status == "ERROR" and refused.attributes["error.type"] == "409"
 
 
-def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceProcess, sink: OtlpSink) -> None:
+def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceUnderTest, traces: SpanSource) -> None:
     response = place(checkout, "no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_sku"
-    spans = sink.store.wait_for(trace_of(response), lambda s: len(s) >= 3)
+    spans = traces.wait_for(trace_of(response), lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
     assert one(spans, service="checkout", kind="CLIENT").attributes["http.response.status_code"] == 404
 
 
-def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(spawn, sink: OtlpSink) -> None:  # type: ignore[no-untyped-def]
+def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(
+    spawn: Spawn, traces: SpanSource
+) -> None:
     lonely = spawn("checkout", OTEL_SERVICE_NAME="checkout-alone")  # its INVENTORY_URL points at a closed port
+    assert_inventory_down_story(lonely, traces)
+
+
+def assert_inventory_down_story(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+    """What a checkout whose inventory is down answers and traces (also run against the stack)."""
     started = time.monotonic()
-    response = place(lonely, "item-123")
+    response = place(checkout, "item-123")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
     assert response.json()["error"] == "inventory_unavailable"
     assert elapsed < 1.0
-    spans = sink.store.wait_for(trace_of(response), lambda s: len(s) == 2)
+    spans = traces.wait_for(trace_of(response), lambda s: len(s) == 2)
     client = one(spans, kind="CLIENT")
     assert client.status == "ERROR" and client.attributes["error.type"] == "ConnectError"
     assert client.event("exception") is not None
     assert one(spans, kind="SERVER").attributes["http.response.status_code"] == 503
-    assert httpx.get(f"{lonely.url}/readyz").status_code == 503
+    assert httpx.get(f"{checkout.url}/readyz").status_code == 503
 
 
-def test_an_incoming_traceparent_is_continued(checkout: ServiceProcess, sink: OtlpSink) -> None:
-    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+def test_an_incoming_traceparent_is_continued(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+    # Random ids: Jaeger keeps traces across runs, and a reused id would merge them.
+    caller_trace, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     response = place(checkout, "item-123", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
     assert response.status_code == 201
     assert trace_of(response) == caller_trace
-    spans = sink.store.wait_for(caller_trace, lambda s: len(inventory_servers(s)) == 2)
+    spans = traces.wait_for(caller_trace, lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)))
     assert one(spans, service="checkout", kind="SERVER").parent_id == caller_span
 
 
@@ -214,13 +230,13 @@ MALFORMED_TRACEPARENTS = {
 }
 
 
-def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(checkout: ServiceProcess, sink: OtlpSink) -> None:
+def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(checkout: ServiceUnderTest, traces: SpanSource) -> None:
     for case, header in MALFORMED_TRACEPARENTS.items():
         response = place(checkout, "item-123", headers={"traceparent": header})
         assert response.status_code == 201, case
         trace_id = trace_of(response)
         assert trace_id not in header.lower(), case
-        spans = sink.store.wait_for(trace_id, lambda s: bool(select(s, service="checkout", kind="SERVER")))
+        spans = traces.wait_for(trace_id, lambda s: bool(checkout_server(s)))
         assert one(spans, service="checkout", kind="SERVER").parent_id is None, case
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
@@ -74,6 +74,14 @@ class Span:
 
     def event(self, name: str) -> Event | None:
         return next((e for e in self.events if e.name == name), None)
+
+
+class SpanSource(Protocol):
+    """Where a test reads a trace's spans from: the OTLP sink here, Jaeger in tests/e2e."""
+
+    def wait_for(
+        self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = ...
+    ) -> list[Span]: ...
 
 
 class SpanStore:

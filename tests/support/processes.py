@@ -16,17 +16,29 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_JAEGER_UI_URL = "http://jaeger.test:16686"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class ServiceUnderTest(Protocol):
+    """A running service as the tests see it: a process here, a container in tests/e2e."""
+
+    @property
+    def url(self) -> str: ...
+
+    def logs_of(self, trace_id: str) -> list[dict[str, Any]]: ...
+
+    def stderr_text(self) -> str: ...
 
 
 class ServiceProcess:
@@ -105,6 +117,6 @@ def service_env(sink_endpoint: str, **extra: str) -> dict[str, str]:
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": sink_endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
-        "JAEGER_UI_URL": "http://jaeger.test:16686",
+        "JAEGER_UI_URL": TEST_JAEGER_UI_URL,
         **extra,
     }

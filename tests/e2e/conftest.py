@@ -1,0 +1,94 @@
+"""The end-to-end fixtures: the docker compose stack, as people run it.
+
+These tests need the stack up (``make e2e`` starts it); they talk to it over
+HTTP only, read traces from Jaeger's API and logs from ``docker compose logs``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Budgets
+from tests.support.jaeger import JaegerTraces
+from tests.support.processes import ROOT
+
+CHECKOUT_URL = "http://127.0.0.1:8080"
+INVENTORY_URL = "http://127.0.0.1:8081"
+JAEGER_URL = "http://127.0.0.1:16686"
+
+
+def compose(*args: str, timeout_s: float = 120) -> str:
+    result = subprocess.run(
+        ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=True
+    )
+    return result.stdout
+
+
+class ComposeService:
+    """A service of the stack: its published URL and its container's log."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self._url = url
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def _lines(self) -> list[str]:
+        return [line for line in compose("logs", "--no-color", "--no-log-prefix", self.name).splitlines() if line.strip()]
+
+    def logs(self) -> list[dict[str, Any]]:
+        records = []
+        for line in self._lines():
+            record = json.loads(line)
+            assert isinstance(record, dict), line
+            records.append(record)
+        return records
+
+    def logs_of(self, trace_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.logs() if r.get("trace_id") == trace_id]
+
+    def stderr_text(self) -> str:
+        """compose merges stdout and stderr; any non-JSON line would have failed logs()."""
+        return "\n".join(line for line in self._lines() if not line.startswith("{"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_is_up() -> None:
+    for name, url in (("checkout", f"{CHECKOUT_URL}/readyz"), ("jaeger", f"{JAEGER_URL}/")):
+        try:
+            httpx.get(url, timeout=5).raise_for_status()
+        except httpx.HTTPError as exc:
+            pytest.fail(f"the compose stack is not up ({name}: {exc}); run `make e2e`, which starts it")
+
+
+@pytest.fixture(scope="session")
+def traces() -> JaegerTraces:
+    return JaegerTraces(JAEGER_URL)
+
+
+@pytest.fixture(scope="session")
+def checkout() -> ComposeService:
+    return ComposeService("checkout", CHECKOUT_URL)
+
+
+@pytest.fixture(scope="session")
+def inventory() -> ComposeService:
+    return ComposeService("inventory", INVENTORY_URL)
+
+
+@pytest.fixture(scope="session")
+def jaeger_ui_url() -> str:
+    return "http://localhost:16686"
+
+
+@pytest.fixture(scope="session")
+def budgets() -> Budgets:
+    """The stack runs with the services' defaults (docker-compose.yml sets neither)."""
+    return Budgets(inventory_timeout_s=2.0, inventory_slow_s=5.0)

@@ -1,0 +1,50 @@
+"""The trace story against the real stack: services in containers, the Collector, Jaeger.
+
+The story tests of tests/test_trace_story.py run here unchanged, with the
+spans read back from Jaeger's API and the logs from ``docker compose logs``
+(see conftest.py). What only the stack can show is added below.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.e2e.conftest import CHECKOUT_URL, ComposeService, compose
+from tests.support.jaeger import JaegerTraces
+from tests.test_trace_story import (  # noqa: F401 (collected by pytest, with this folder's fixtures)
+    assert_inventory_down_story,
+    test_a_checkout_is_one_trace_across_both_services,
+    test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds,
+    test_a_slow_inventory_times_out_at_the_deadline_and_stops_working,
+    test_an_incoming_traceparent_is_continued,
+    test_an_unknown_sku_is_a_404_from_inventory,
+    test_sold_out_is_a_409_with_the_client_span_in_error,
+    test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened,
+)
+
+
+def wait_ready(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not ready after {timeout_s} s")
+
+
+def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
+    checkout: ComposeService, traces: JaegerTraces
+) -> None:
+    compose("stop", "inventory")
+    try:
+        assert_inventory_down_story(checkout, traces)
+    finally:
+        compose("start", "inventory")
+    # No restart of checkout: it is ready again as soon as inventory is.
+    wait_ready(f"{CHECKOUT_URL}/readyz")
+    assert httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).status_code == 201
