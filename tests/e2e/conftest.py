@@ -6,7 +6,6 @@ HTTP only, read traces from Jaeger's API and logs from ``docker compose logs``.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import Budgets
 from tests.support.jaeger import JaegerTraces
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, parse_log_lines
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
 INVENTORY_URL = "http://127.0.0.1:8081"
@@ -44,12 +43,7 @@ class ComposeService:
         return [line for line in compose("logs", "--no-color", "--no-log-prefix", self.name).splitlines() if line.strip()]
 
     def logs(self) -> list[dict[str, Any]]:
-        records = []
-        for line in self._lines():
-            record = json.loads(line)
-            assert isinstance(record, dict), line
-            records.append(record)
-        return records
+        return parse_log_lines(self._lines())
 
     def logs_of(self, trace_id: str) -> list[dict[str, Any]]:
         return [r for r in self.logs() if r.get("trace_id") == trace_id]

@@ -30,6 +30,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def parse_log_lines(lines: list[str]) -> list[dict[str, Any]]:
+    """Every log line, parsed; fails on a line that is not a JSON object."""
+    records = []
+    for line in lines:
+        record = json.loads(line)
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
 class ServiceUnderTest(Protocol):
     """A running service as the tests see it: a process here, a container in tests/e2e."""
 
@@ -97,13 +107,7 @@ class ServiceProcess:
         return [line for line in self.stdout_path.read_text().splitlines() if line.strip()]
 
     def logs(self) -> list[dict[str, Any]]:
-        """Every stdout line, parsed; fails on a line that is not a JSON object."""
-        records = []
-        for line in self.stdout_lines():
-            record = json.loads(line)
-            assert isinstance(record, dict), line
-            records.append(record)
-        return records
+        return parse_log_lines(self.stdout_lines())
 
     def logs_of(self, trace_id: str) -> list[dict[str, Any]]:
         return [r for r in self.logs() if r.get("trace_id") == trace_id]
