@@ -48,3 +48,25 @@ def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
     # No restart of checkout: it is ready again as soon as inventory is.
     wait_ready(f"{CHECKOUT_URL}/readyz")
     assert httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).status_code == 201
+
+
+def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeService, traces: JaegerTraces) -> None:
+    # compose has polled /readyz every few seconds since the stack started.
+    response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
+    traces.wait_for(response.json()["trace_id"], lambda s: len(s) > 3)
+    for service in ("checkout", "inventory"):
+        operations = httpx.get(f"{traces.api_url}/api/v3/operations", params={"service": service}, timeout=5)
+        operations.raise_for_status()
+        names = {op["name"] for op in operations.json()["operations"]}
+        assert names, f"Jaeger knows no operations of {service}"
+        assert not [n for n in names if "healthz" in n or "readyz" in n], names
+
+
+def test_traces_survive_a_jaeger_restart(traces: JaegerTraces) -> None:
+    response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
+    trace_id = response.json()["trace_id"]
+    before = traces.wait_for(trace_id, lambda s: len({x.service for x in s}) == 2 and any(x.kind == "SERVER" and x.service == "checkout" for x in s))
+    compose("restart", "jaeger", timeout_s=120)
+    wait_ready(f"{traces.api_url}/")
+    after = traces.wait_for(trace_id, lambda s: len(s) >= len(before))
+    assert {s.span_id for s in after} == {s.span_id for s in before}

@@ -1,0 +1,55 @@
+# The shoptrace services' image: one image, two services (docker-compose.yml
+# runs `python -m checkout` or `python -m inventory`). Python 3.11 from Debian.
+#
+# docker/extra-ca/ (empty in git) may hold extra CA certificates (*.crt) that
+# are needed to reach PyPI from inside the build, e.g. a TLS-intercepting
+# proxy's CA; scripts/images.sh fills it from the host. They are trusted only
+# while dependencies are installed and removed again in the same layer.
+FROM debian:bookworm-slim
+
+ARG EXTRA_CA_DIR=docker/extra-ca
+ARG APP_UID=10001
+
+# Debian bookworm package versions are fixed by the suite; not pinned further.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && python3 -m venv /opt/venv \
+ && groupadd --system --gid "${APP_UID}" shoptrace \
+ && useradd --system --uid "${APP_UID}" --gid shoptrace --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin shoptrace \
+ && install -d -o shoptrace -g shoptrace -m 0750 /data
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+
+WORKDIR /src
+COPY ${EXTRA_CA_DIR}/ /usr/local/share/ca-certificates/shoptrace-build/
+COPY requirements.lock ./
+# Dependencies first (own layer, cached until requirements.lock changes).
+RUN update-ca-certificates >/dev/null \
+ && pip install --require-hashes -r requirements.lock \
+ && rm -rf /usr/local/share/ca-certificates/shoptrace-build \
+ && update-ca-certificates --fresh >/dev/null
+
+COPY pyproject.toml ./
+COPY shoptrace/ shoptrace/
+COPY checkout/ checkout/
+COPY inventory/ inventory/
+COPY ${EXTRA_CA_DIR}/ /usr/local/share/ca-certificates/shoptrace-build/
+# The project itself (its build backend comes from PyPI: build isolation).
+RUN update-ca-certificates >/dev/null \
+ && pip install --no-deps . \
+ && rm -rf /usr/local/share/ca-certificates/shoptrace-build /src/* /tmp/* \
+ && update-ca-certificates --fresh >/dev/null
+
+WORKDIR /
+USER ${APP_UID}:${APP_UID}
+ENV SHOPTRACE_HOST=0.0.0.0 \
+    INVENTORY_DB=/data/inventory.db
+EXPOSE 8080 8081
+CMD ["python", "-m", "checkout"]

