@@ -54,7 +54,7 @@ def create_app(settings: CheckoutSettings, telemetry: Telemetry) -> FastAPI:
             await background.drain(timeout_s=2.0)
             await inventory.aclose()
 
-    app = new_app("checkout", telemetry, lifespan)
+    app = new_app("checkout", telemetry, lifespan, public_endpoint=settings.public_endpoint)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz():  # type: ignore[no-untyped-def]

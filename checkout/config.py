@@ -11,6 +11,10 @@ class CheckoutSettings:
     inventory_url: str
     #: One deadline for all inventory calls of one checkout request.
     inventory_timeout_s: float
+    #: Start a new trace per request, linked to the caller's, instead of
+    #: continuing it: for an edge whose callers are not trusted. Off by default
+    #: (as in Go's otelhttp) so a caller can follow its request into ours.
+    public_endpoint: bool = False
     #: How long work after the reply (confirmation, release) may run.
     background_timeout_s: float = 10.0
 
@@ -22,4 +26,5 @@ class CheckoutSettings:
         return cls(
             inventory_url=os.environ.get("INVENTORY_URL", "http://localhost:8081").rstrip("/"),
             inventory_timeout_s=timeout,
+            public_endpoint=os.environ.get("CHECKOUT_PUBLIC_ENDPOINT", "false").strip().lower() == "true",
         )

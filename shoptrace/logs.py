@@ -83,6 +83,9 @@ def configure(service: str, level: str | None = None) -> None:
     root.setLevel((level or os.environ.get("LOG_LEVEL", "info")).upper())
     # httpx logs every request at info: the CLIENT spans already record them.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The baggage propagator logs rejected headers whole: untrusted input (and
+    # possibly personal data) that has no place in our logs.
+    logging.getLogger("opentelemetry.baggage.propagation").setLevel(logging.ERROR)
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []

@@ -35,11 +35,13 @@ def new_app(
     title: str,
     telemetry: Telemetry,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    public_endpoint: bool = False,
 ) -> FastAPI:
     """A FastAPI app with the shared error mapping, cancellation and tracing.
 
     ``lifespan`` opens and closes the service's resources; tracing is shut
     down after it, so spans made while closing are exported too.
+    ``public_endpoint``: see :meth:`shoptrace.telemetry.Telemetry.instrument_app`.
     """
 
     @asynccontextmanager
@@ -53,7 +55,7 @@ def new_app(
     app = FastAPI(title=title, lifespan=full_lifespan, telemetry=FASTAPI_NATIVE_OFF)
     app.add_middleware(CancelOnDisconnectMiddleware)
     errors.install(app)
-    telemetry.instrument_app(app)
+    telemetry.instrument_app(app, public_endpoint=public_endpoint)
     app.state.telemetry = telemetry
 
     @app.get("/healthz", include_in_schema=False)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.asgi import asgi_getter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.propagators import (
@@ -26,6 +27,10 @@ from opentelemetry.instrumentation.propagators import (
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, SpanContext
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shoptrace import propagation
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,12 @@ class Telemetry:
     def enabled(self) -> bool:
         return self.provider is not None
 
-    def instrument_app(self, app: FastAPI) -> None:
+    def instrument_app(self, app: FastAPI, public_endpoint: bool = False) -> None:
         """Make the SERVER span of every request except the health probes.
+
+        With ``public_endpoint`` the caller's trace context and baggage are not
+        trusted: each request starts a new trace whose SERVER span links to the
+        caller's span instead of continuing it (Go's otelhttp.WithPublicEndpoint).
 
         We use the contrib instrumentation, not FastAPI's own tracing (FastAPI
         >= 0.165 switches its own on when an SDK provider exists): the contrib
@@ -120,7 +129,12 @@ class Telemetry:
             tracer_provider=self.provider,
             excluded_urls=UNTRACED_PATHS,
             exclude_spans=["receive", "send"],
+            server_request_hook=_link_to_caller if public_endpoint else None,
         )
+        if public_endpoint:
+            # Outside the instrumentation's middleware, so it never sees the caller's context.
+            build_instrumented_stack = app.build_middleware_stack
+            app.build_middleware_stack = lambda: _UntrustedCallerMiddleware(build_instrumented_stack())  # type: ignore[method-assign]
 
     def instrument_client(self, client: httpx.AsyncClient) -> None:
         """Make a CLIENT span per request of this one client and inject ``traceparent``.
@@ -152,6 +166,33 @@ class Telemetry:
             )
 
 
+#: Where _UntrustedCallerMiddleware leaves the caller's span context for _link_to_caller.
+_CALLER_KEY = "shoptrace.caller_span_context"
+_TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+
+
+class _UntrustedCallerMiddleware:
+    """Removes the caller's trace headers from the request, keeping its span context aside."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            caller = trace.get_current_span(propagate.extract(scope, getter=asgi_getter)).get_span_context()
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in _TRACE_HEADERS]
+            if caller.is_valid:
+                scope[_CALLER_KEY] = caller
+        await self.app(scope, receive, send)
+
+
+def _link_to_caller(span: Span, scope: dict[str, object]) -> None:
+    caller = scope.get(_CALLER_KEY)
+    if isinstance(caller, SpanContext) and span.is_recording():
+        span.add_link(caller, {"shoptrace.link": "untrusted caller"})
+
+
 #: Pass as ``FastAPI(telemetry=FASTAPI_NATIVE_OFF)``: see :meth:`Telemetry.instrument_app`.
 FASTAPI_NATIVE_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
@@ -173,6 +214,7 @@ def setup(default_service_name: str) -> Telemetry:
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
     provider.add_span_processor(BatchSpanProcessor(_exporter(), schedule_delay_millis=schedule_delay))
     trace.set_tracer_provider(provider)
+    propagation.install()
     # Every traced response says which trace it belongs to: a curl shows the id to open.
     set_global_response_propagator(TraceResponsePropagator())
     return Telemetry(service_name=service_name, provider=provider)

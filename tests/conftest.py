@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.otlp_sink import OtlpSink, SpanStore
 from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port, service_env
+from tests.support.recording_inventory import RecordingInventory
 
 
 
@@ -108,3 +109,11 @@ def spawn(sink: OtlpSink, log_dir: Path) -> Iterator[Spawn]:
     yield _spawner(sink, log_dir, started)
     for service in started:
         service.stop()
+
+
+@pytest.fixture
+def recording_inventory() -> Iterator[RecordingInventory]:
+    """An inventory that answers every call and records the headers checkout sent."""
+    inventory = RecordingInventory()
+    yield inventory
+    inventory.close()

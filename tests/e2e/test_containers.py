@@ -1,0 +1,44 @@
+"""What the running containers really are: non-root, read-only, no privilege gain, loopback-only ports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.e2e.conftest import compose
+
+SERVICES = ("checkout", "inventory", "otel-collector", "jaeger")
+#: The only published ports, all on 127.0.0.1.
+PUBLISHED = {
+    "checkout": {"8080/tcp"},
+    "inventory": {"8081/tcp"},
+    "otel-collector": {"4317/tcp", "4318/tcp"},
+    "jaeger": {"16686/tcp"},
+}
+
+
+def inspect(service: str) -> dict:  # type: ignore[type-arg]
+    container_id = compose("ps", "-q", service).strip()
+    assert container_id, f"{service} is not running"
+    out = subprocess.run(["docker", "inspect", container_id], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)[0]
+
+
+def test_every_container_is_locked_down() -> None:
+    for service in SERVICES:
+        info = inspect(service)
+        host = info["HostConfig"]
+        user = info["Config"]["User"]
+        assert user and user.split(":")[0] not in ("", "0", "root"), (service, user)
+        assert host["ReadonlyRootfs"] is True, service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["CapDrop"] == ["ALL"], service
+        assert host["Memory"] > 0, f"{service} has no memory limit"
+
+
+def test_only_the_listed_ports_are_published_and_only_on_loopback() -> None:
+    for service in SERVICES:
+        bindings = inspect(service)["HostConfig"]["PortBindings"] or {}
+        assert set(bindings) == PUBLISHED[service], (service, bindings)
+        for port, hosts in bindings.items():
+            assert all(h["HostIp"] == "127.0.0.1" for h in hosts), (service, port, hosts)
