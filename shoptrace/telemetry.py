@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import httpx
 from fastapi import FastAPI
@@ -129,7 +130,7 @@ class Telemetry:
             tracer_provider=self.provider,
             excluded_urls=UNTRACED_PATHS,
             exclude_spans=["receive", "send"],
-            server_request_hook=_link_to_caller if public_endpoint else None,
+            server_request_hook=_on_server_span,
         )
         if public_endpoint:
             # Outside the instrumentation's middleware, so it never sees the caller's context.
@@ -187,9 +188,18 @@ class _UntrustedCallerMiddleware:
         await self.app(scope, receive, send)
 
 
-def _link_to_caller(span: Span, scope: dict[str, object]) -> None:
+def _on_server_span(span: Span, scope: dict[str, object]) -> None:
+    """Runs as each SERVER span starts: redact the query, link an untrusted caller."""
+    if not span.is_recording():
+        return
+    query = scope.get("query_string")
+    if isinstance(query, bytes) and query:
+        # Query values are whatever callers put there, e-mail addresses and tokens
+        # included; their names are enough to debug with.
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        span.set_attribute("url.query", "&".join(f"{name}=REDACTED" for name, _ in pairs))
     caller = scope.get(_CALLER_KEY)
-    if isinstance(caller, SpanContext) and span.is_recording():
+    if isinstance(caller, SpanContext):
         span.add_link(caller, {"shoptrace.link": "untrusted caller"})
 
 
