@@ -8,6 +8,7 @@ routes; and runs it with :func:`serve`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -59,9 +60,13 @@ def new_app(
     app.state.telemetry = telemetry
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        """Alive: the process serves HTTP. Never traced."""
-        return {"status": "ok"}
+    async def healthz() -> dict[str, str | int]:
+        """Alive: the process serves HTTP. Never traced.
+
+        ``tasks`` counts the event loop's tasks, so a pile-up (of requests that
+        never end, or work that outlives them) shows from outside.
+        """
+        return {"status": "ok", "tasks": len(asyncio.all_tasks())}
 
     return app
 
