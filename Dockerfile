@@ -40,6 +40,7 @@ COPY pyproject.toml ./
 COPY shoptrace/ shoptrace/
 COPY checkout/ checkout/
 COPY inventory/ inventory/
+COPY explore/ explore/
 COPY ${EXTRA_CA_DIR}/ /usr/local/share/ca-certificates/shoptrace-build/
 # The project itself (its build backend comes from PyPI: build isolation).
 RUN update-ca-certificates >/dev/null \

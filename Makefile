@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
-        images up down logs e2e check-containers clean
+        images up down logs e2e drills check-containers clean trace load pitfalls
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -16,11 +16,15 @@ help:
 	@echo "make test           run every test: services, container checks, end to end"
 	@echo "make test-services  the services' tests only (no containers)"
 	@echo "make e2e            the end-to-end tests against the running stack"
+	@echo "make drills         fault drills under load against the running stack (results/drills.json)"
 	@echo "make images         Docker engine, Compose and every image (stand-ins if no registry)"
 	@echo "make install        create .venv with the pinned dependencies"
 	@echo "make run-inventory  run inventory on :8081 (by hand)"
 	@echo "make run-checkout   run checkout on :8080 (by hand)"
 	@echo "make lock           re-pin requirements*.lock from pyproject.toml"
+	@echo "make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
+	@echo "make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
+	@echo "make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
 
 # The stamp makes `make install` a no-op until a lock file changes.
 install: $(VENV)/.installed
@@ -34,7 +38,7 @@ $(VENV)/.installed: requirements-test.lock pyproject.toml
 lock: install
 	$(PIP) install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url -o requirements.lock pyproject.toml
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test -o requirements-test.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore -o requirements-test.lock pyproject.toml
 
 run-inventory: install
 	$(PY) -m inventory
@@ -43,7 +47,7 @@ run-checkout: install
 	$(PY) -m checkout
 
 test-services: install
-	$(PY) -m pytest tests --ignore=tests/e2e
+	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills
 
 # --- the stack: checkout, inventory, the Collector and Jaeger (docker-compose.yml)
 
@@ -62,13 +66,28 @@ logs:
 e2e: install
 	$(PY) -m pytest tests/e2e
 
+# Fault drills under load against the running stack; figures to results/drills.json.
+drills: install
+	$(PY) -m pytest tests/drills
+
 check-containers: images
 	scripts/check-containers.sh
 
 # Everything: the services' tests, the static checks, then the stack is
-# started, tested end to end and stopped again (its volumes are kept).
+# started, tested end to end, drilled, and stopped again (its volumes are kept).
 test: test-services check-containers up
-	$(MAKE) e2e; status=$$?; docker compose down; exit $$status
+	$(MAKE) e2e drills; status=$$?; docker compose down; exit $$status
+
+# --- exploring: explore/ and examples/pitfalls (README: "Walkthrough", docs/pitfalls.md)
+
+trace: install
+	$(PY) -m explore.trace_view $(if $(LAST_ERROR),--last-error) $(ID) $(if $(LOGS),--logs $(LOGS))
+
+load: install
+	$(PY) -m explore.load $(if $(DURATION),--duration $(DURATION)) $(if $(RATE),--rate $(RATE)) $(if $(MIX),--mix '$(MIX)')
+
+pitfalls: install
+	$(PY) -m examples.pitfalls $(PITFALL)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

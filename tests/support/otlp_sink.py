@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -23,6 +22,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
+
+from explore.spans import Event, Span
+
+__all__ = ["Event", "OtlpSink", "Span", "SpanSource", "SpanStore"]
 
 _KINDS = {
     PbSpan.SPAN_KIND_INTERNAL: "INTERNAL",
@@ -49,33 +52,6 @@ def _attributes(kvs: list[KeyValue]) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in kvs}
 
 
-@dataclass
-class Event:
-    name: str
-    attributes: dict[str, Any]
-
-
-@dataclass
-class Span:
-    trace_id: str
-    span_id: str
-    parent_id: str | None
-    name: str
-    kind: str
-    service: str
-    status: str
-    status_message: str
-    attributes: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)
-    start_ns: int = 0
-    end_ns: int = 0
-    scope: str = ""
-
-    def event(self, name: str) -> Event | None:
-        return next((e for e in self.events if e.name == name), None)
-
-
 class SpanSource(Protocol):
     """Where a test reads a trace's spans from: the OTLP sink here, Jaeger in tests/e2e."""
 
@@ -89,6 +65,7 @@ class SpanStore:
 
     def __init__(self) -> None:
         self._spans: list[Span] = []
+        self._exports: list[trace_service_pb2.ExportTraceServiceRequest] = []
         self._cond = threading.Condition()
 
     def add_export(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
@@ -117,7 +94,13 @@ class SpanStore:
                     )
         with self._cond:
             self._spans.extend(spans)
+            self._exports.append(request)
             self._cond.notify_all()
+
+    def exports(self) -> list[trace_service_pb2.ExportTraceServiceRequest]:
+        """Every export request as received (for tests/support/fake_jaeger.py)."""
+        with self._cond:
+            return list(self._exports)
 
     def all(self) -> list[Span]:
         with self._cond:

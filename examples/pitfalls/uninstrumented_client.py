@@ -1,0 +1,45 @@
+"""Pitfall 4: a client created outside the instrumentation.
+
+Only an instrumented httpx client makes a CLIENT span and injects
+``traceparent``. A client made on the side (at import time, in a helper, a
+second ``httpx.AsyncClient()`` "just for this call") sends the request bare:
+the downstream service starts a new trace, and the call is missing from the
+caller's. Use the one client the service instrumented
+(``HTTPXClientInstrumentor.instrument_client``, as checkout/inventory_client.py
+does), and never add the global ``instrument()`` on top, which nests
+duplicate spans.
+
+    python -m examples.pitfalls.uninstrumented_client
+"""
+
+from __future__ import annotations
+
+from examples.pitfalls._shop import Outcome, Recorder, Story, checkout_request, inventory_client, main, run_story
+
+TITLE = "4. A client created outside the instrumentation"
+LESSON = "A bare httpx.AsyncClient() sends no traceparent: inventory starts a trace of its own."
+
+
+def _story(instrumented: bool) -> Story:
+    async def story(recorder: Recorder) -> None:
+        async with inventory_client(recorder, instrumented=instrumented) as client:
+            with checkout_request(recorder):
+                (await client.get("/stock/item-123")).raise_for_status()
+
+    return story
+
+
+def broken() -> Outcome:
+    return run_story("broken: httpx.AsyncClient()", _story(instrumented=False))
+
+
+def fixed() -> Outcome:
+    return run_story("fixed: the instrumented client", _story(instrumented=True))
+
+
+def pairs() -> list[tuple[Outcome, Outcome]]:
+    return [(broken(), fixed())]
+
+
+if __name__ == "__main__":
+    main(TITLE, LESSON, *pairs())

@@ -1,0 +1,1 @@
+"""Tools to explore what the services trace: `make trace` and `make load`."""

@@ -1,0 +1,84 @@
+"""explore.jaeger_api against Jaeger's answers as documented (the real ones are in tests/e2e)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from explore.jaeger_api import JaegerClient, JaegerError, MalformedTraceId, TraceNotFound, normalize_trace_id, parse_otlp_json
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def otlp(trace_id_field: str, span_id_field: str) -> dict:
+    return {"result": {"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "inventory"}}]},
+        "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.fastapi"}, "spans": [{
+            "traceId": trace_id_field, "spanId": span_id_field, "parentSpanId": "",
+            "name": "GET /stock/{sku}", "kind": 2, "startTimeUnixNano": "1000", "endTimeUnixNano": "5000",
+            "status": {"code": 2, "message": "SimulatedCrash: boom"},
+            "attributes": [{"key": "http.response.status_code", "value": {"intValue": "500"}}],
+            "events": [{"name": "exception", "attributes": [
+                {"key": "exception.type", "value": {"stringValue": "inventory.faults.SimulatedCrash"}},
+                {"key": "exception.message", "value": {"stringValue": "boom"}}]}],
+        }]}],
+    }]}}
+
+
+@pytest.mark.parametrize(("trace_field", "span_field"), [
+    (TRACE, "00f067aa0ba902b7"),  # OTLP JSON: hex
+    ("S/kvNXezTaajzpKdDg5HNg==", "APBnqgupArc="),  # protobuf JSON mapping: base64
+])
+def test_otlp_json_becomes_spans_with_ids_in_hex(trace_field: str, span_field: str) -> None:
+    (span,) = parse_otlp_json(otlp(trace_field, span_field))
+    assert (span.trace_id, span.span_id, span.parent_id) == (TRACE, "00f067aa0ba902b7", None)
+    assert (span.service, span.kind, span.status, span.duration_ns) == ("inventory", "SERVER", "ERROR", 4000)
+    assert span.attributes["http.response.status_code"] == 500
+    assert span.error == ("SimulatedCrash", "boom")
+
+
+def test_trace_ids_are_32_hex_digits_not_all_zero() -> None:
+    assert normalize_trace_id(f" {TRACE.upper()} ") == TRACE
+    for bad in ("", "xyz", TRACE[:-1], TRACE + "0", "0" * 32, "g" * 32):
+        with pytest.raises(MalformedTraceId):
+            normalize_trace_id(bad)
+
+
+def jaeger(handler) -> JaegerClient:  # type: ignore[no-untyped-def]
+    return JaegerClient("http://jaeger.test:16686", transport=httpx.MockTransport(handler))
+
+
+def test_a_missing_trace_is_trace_not_found_and_other_errors_are_reported() -> None:
+    with jaeger(lambda request: httpx.Response(404, json={"error": {"message": "trace not found"}})) as client:
+        with pytest.raises(TraceNotFound, match=r"has no trace .* \(yet\)"):
+            client.trace(TRACE)
+    with jaeger(lambda request: httpx.Response(500, text="badger closed")) as client:
+        with pytest.raises(JaegerError, match="answered 500 .*badger closed"):
+            client.trace(TRACE)
+
+
+def test_the_latest_failing_trace_is_the_one_that_started_last() -> None:
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json={"data": [
+            {"traceID": "1" * 32, "spans": [{"startTime": 100}, {"startTime": 300}]},
+            {"traceID": "2" * 32, "spans": [{"startTime": 200}]},
+        ]})
+
+    with jaeger(handler) as client:
+        assert client.latest_failing_trace("checkout", lookback_s=600) == "1" * 32
+    (request,) = asked
+    assert request.url.path == "/api/traces"
+    params = request.url.params
+    assert params["service"] == "checkout" and json.loads(params["tags"]) == {"error": "true"}
+    assert int(params["end"]) - int(params["start"]) == 600_000_000
+
+
+def test_no_failing_trace_says_how_to_make_one() -> None:
+    with jaeger(lambda request: httpx.Response(200, json={"data": []})) as client:
+        with pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes: make one with curl"):
+            client.latest_failing_trace("checkout", lookback_s=3600)
