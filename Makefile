@@ -38,7 +38,7 @@ $(VENV)/.installed: requirements-test.lock pyproject.toml
 lock: install
 	$(PIP) install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url -o requirements.lock pyproject.toml
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore -o requirements-test.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore --extra bench -o requirements-test.lock pyproject.toml
 
 run-inventory: install
 	$(PY) -m inventory

@@ -1,0 +1,211 @@
+"""Break one part of the stack under steady load; nothing the issue promises may give.
+
+Load comes from explore.load (the generator behind ``make load``), run in a
+thread while the drill stops, restarts or slows a container on a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import threading
+from collections import Counter
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from explore.load import Result, run
+from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, compose
+from tests.support.jaeger import JaegerTraces
+
+RATE = 20.0  # orders per second: a steady, moderate load for 2 cores
+
+
+class Load:
+    """explore.load in a background thread, with a clock shared with the drill's schedule."""
+
+    def __init__(self, duration_s: float, mix: dict[str, float] | None = None, rate: float = RATE) -> None:
+        self.duration_s = duration_s
+        self.mix = mix or {"item-123": 1.0}
+        self.rate = rate
+        self.results: list[Result] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.started = 0.0
+
+    def _run(self) -> None:
+        console = Console(file=io.StringIO())
+        self.results = asyncio.run(run(CHECKOUT_URL, self.duration_s, self.rate, self.mix, 200, 10.0, 7, console))
+
+    def __enter__(self) -> Load:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def at(self, offset_s: float) -> None:
+        """Sleep until ``offset_s`` after the load started."""
+        time.sleep(max(0.0, self.started + offset_s - time.monotonic()))
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(self.duration_s + 60)
+        assert not self._thread.is_alive(), "the load did not finish"
+
+    def between(self, start_s: float, end_s: float) -> list[Result]:
+        return [r for r in self.results if start_s <= r.started_s < end_s]
+
+
+def p(results: list[Result], q: int) -> float:
+    latencies = sorted(r.latency_s for r in results)
+    return statistics.quantiles(latencies, n=100, method="inclusive")[q - 1] if len(latencies) > 1 else latencies[0]
+
+
+def spans_per_order(traces: JaegerTraces) -> int:
+    """How many spans one good order makes, read from a fresh trace in Jaeger."""
+    response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
+    trace_id = response.json()["trace_id"]
+    time.sleep(3)  # the confirmation runs after the reply; let every span land
+    return len(traces.wait_for(trace_id, lambda s: len(s) > 0))
+
+
+def missing_spans(traces: JaegerTraces, results: list[Result], expected: int) -> int:
+    return sum(max(0, expected - len(traces.fetch(r.trace_id))) for r in results if r.trace_id)
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if check():
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not within {timeout_s} s")
+
+
+def ready(url: str) -> bool:
+    return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+
+
+def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerTraces, record: dict[str, Any]) -> None:
+    expected = spans_per_order(traces)
+    with Load(duration_s=55) as load:
+        load.at(10)
+        compose("stop", "otel-collector")
+        load.at(40)
+        compose("start", "otel-collector")
+    before, during, after = load.between(0, 10), load.between(10, 40), load.between(45, 55)
+
+    # Every order answered as usual, as fast as before.
+    assert {r.outcome for r in load.results} == {201}
+    assert p(during, 99) < max(2 * p(before, 99), p(before, 99) + 0.05), (p(before, 99), p(during, 99))
+    # After the restart, new traces arrive whole.
+    time.sleep(3)
+    assert missing_spans(traces, after, expected) == 0
+    lost = missing_spans(traces, during, expected)
+    record["collector_down_30s"] = {
+        "orders": len(load.results),
+        "p99_before_ms": round(p(before, 99) * 1000, 1),
+        "p99_during_ms": round(p(during, 99) * 1000, 1),
+        "spans_made_while_down": expected * len(during),
+        "spans_lost": lost,
+    }
+
+
+def test_jaeger_restart_loses_no_span(traces: JaegerTraces, record: dict[str, Any]) -> None:
+    expected = spans_per_order(traces)
+    with Load(duration_s=40) as load:
+        load.at(10)
+        took = time.monotonic()
+        compose("restart", "jaeger", timeout_s=120)
+        took = time.monotonic() - took
+    assert {r.outcome for r in load.results} == {201}
+    wait_until(lambda: httpx.get(f"{traces.api_url}/", timeout=2).status_code == 200, 60, "Jaeger back")
+    time.sleep(5)  # the Collector's retry interval, then its queue drains
+    lost = missing_spans(traces, load.results, expected)
+    assert lost == 0
+    record["jaeger_restart"] = {"orders": len(load.results), "restart_s": round(took, 1), "spans_lost": lost}
+
+
+def test_inventory_down_is_fast_503s_then_recovery_by_itself(record: dict[str, Any]) -> None:
+    with Load(duration_s=40) as load:
+        load.at(10)
+        compose("stop", "inventory")
+        assert not ready(CHECKOUT_URL)
+        load.at(25)
+        compose("start", "inventory")
+        restarted = time.monotonic()
+        recovered_s = wait_until(lambda: ready(CHECKOUT_URL), 30, "checkout ready again")
+    gap = [r for r in load.results if r.outcome == 503]
+    assert gap, "no request met the gap"
+    assert max(r.latency_s for r in gap) < 1.0
+    assert all(r.trace_url for r in gap)
+    assert {r.outcome for r in load.results} <= {201, 503}
+    assert load.between(35, 40) and {r.outcome for r in load.between(35, 40)} == {201}
+    del restarted
+    record["inventory_down_15s"] = {
+        "answered_503": len(gap),
+        "max_503_latency_ms": round(max(r.latency_s for r in gap) * 1000, 1),
+        "ready_again_after_start_s": round(recovered_s, 1),
+    }
+
+
+def test_sigterm_under_load_finishes_what_is_in_flight(traces: JaegerTraces, record: dict[str, Any]) -> None:
+    expected = spans_per_order(traces)
+    # Slow orders (2 s, checkout's budget) make sure some are in flight at the SIGTERM.
+    with Load(duration_s=30, mix={"item-123": 4.0, "fault-slow": 1.0}) as load:
+        load.at(10)
+        stopped_at = time.monotonic() - load.started
+        compose("stop", "checkout")  # SIGTERM; uvicorn stops accepting and finishes what it has
+        compose("start", "checkout")
+        wait_until(lambda: ready(CHECKOUT_URL), 60, "checkout back")
+    in_flight = [r for r in load.between(stopped_at - 1.5, stopped_at) if r.sku == "fault-slow"]
+    assert in_flight, "no slow order was in flight at the SIGTERM"
+    assert {r.outcome for r in in_flight} == {504}, [r.outcome for r in in_flight]
+    answered = [r for r in load.results if r.outcome == 201]
+    refused = [r for r in load.results if not isinstance(r.outcome, int)]
+    # Not answered: refused while checkout was down (ConnectError), or sent on an idle
+    # keep-alive connection just as the stopping server closed it (ReadError): never read,
+    # so never started. Every order that was started was answered, with its whole trace.
+    assert {r.outcome for r in refused} <= {"ConnectError", "ReadError", "RemoteProtocolError"}
+    time.sleep(3)
+    assert missing_spans(traces, answered, expected) == 0
+    record["checkout_sigterm"] = {
+        "answered": len(answered),
+        "slow_in_flight_at_sigterm_answered": len(in_flight),
+        "refused_while_down": Counter(str(r.outcome) for r in refused),
+    }
+
+
+def test_a_slow_inventory_piles_up_nothing(record: dict[str, Any]) -> None:
+    samples: list[dict[str, int]] = []
+    with Load(duration_s=120, mix={"item-123": 1.0, "fault-slow": 1.0}, rate=10) as load:
+        for offset in range(10, 121, 10):
+            load.at(offset)
+            samples.append(
+                {
+                    "checkout_tasks": httpx.get(f"{CHECKOUT_URL}/healthz").json()["tasks"],
+                    "inventory_tasks": httpx.get(f"{INVENTORY_URL}/healthz").json()["tasks"],
+                    "connections": open_connections_to_inventory(),
+                }
+            )
+    slow = [r for r in load.results if r.sku == "fault-slow"]
+    assert {r.outcome for r in slow} == {504}
+    assert max(r.latency_s for r in slow) < 2.0 + 0.5  # checkout's budget, INVENTORY_TIMEOUT_S
+    # Steady state, not growth: the last minute holds no more than the first.
+    first, last = samples[: len(samples) // 2], samples[len(samples) // 2 :]
+    for key in ("checkout_tasks", "inventory_tasks", "connections"):
+        assert max(s[key] for s in last) <= max(s[key] for s in first) + 5, (key, samples)
+    record["slow_inventory_2min"] = {"orders": len(load.results), "samples_every_10s": samples}
+
+
+def open_connections_to_inventory() -> int:
+    """Established TCP connections from checkout's container to inventory's port (8081 = 0x1F91)."""
+    script = (
+        "print(sum(1 for line in open('/proc/net/tcp').readlines()[1:] "
+        "if line.split()[2].endswith(':1F91') and line.split()[3] == '01'))"
+    )
+    return int(compose("exec", "-T", "checkout", "python", "-c", script).strip())
