@@ -61,7 +61,14 @@ start_dockerd() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       docker.io iptables debootstrap >/dev/null
   fi
-  nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+  # Close every inherited descriptor above stderr first: the engine outlives this
+  # script, and must not hold a caller's lock file or pipe open for as long as it runs.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd="${fd##*/}"; [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec nohup dockerd </dev/null >"$STATE/dockerd.log" 2>&1
+  ) &
   echo $! >"$STATE/dockerd.pid"
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && { echo "dockerd pid $(cat "$STATE/dockerd.pid")"; return 0; }
@@ -199,14 +206,21 @@ build_collector() {
   cat /usr/share/ca-certificates/mozilla/*.crt >"$ROOT/collector/build/ca-certificates.crt"
   docker build -q -t "$OTELCOL_CONTRIB_IMAGE" --label "shoptrace.inputs=$1" "$ROOT/collector"
 }
+# current_or_pulled IMAGE HASH: true if IMAGE is the official one, or a stand-in built
+# from inputs whose hash is HASH, or could be pulled now; false if it must be built.
+current_or_pulled() {
+  local image="$1" h="$2"
+  if have_image "$image" && [ "${FORCE:-0}" != 1 ]; then
+    local l; l="$(label_of "$image" shoptrace.inputs)"
+    if [ -z "$l" ] || [ "$l" = "$h" ]; then log "$image" "ok (present)"; return 0; fi
+  elif [ "${FORCE:-0}" != 1 ] && try_pull "$image"; then
+    log "$image" "ok (pulled)"; return 0
+  fi
+  return 1
+}
 ensure_collector() {
   local h; h="$(inputs_hash collector/builder-config.yaml collector/Dockerfile collector/config.yaml)"
-  if have_image "$OTELCOL_CONTRIB_IMAGE" && [ "${FORCE:-0}" != 1 ]; then
-    local l; l="$(label_of "$OTELCOL_CONTRIB_IMAGE" shoptrace.inputs)"
-    if [ -z "$l" ] || [ "$l" = "$h" ]; then log "$OTELCOL_CONTRIB_IMAGE" "ok (present)"; return; fi
-  elif [ "${FORCE:-0}" != 1 ] && try_pull "$OTELCOL_CONTRIB_IMAGE"; then
-    log "$OTELCOL_CONTRIB_IMAGE" "ok (pulled)"; return
-  fi
+  current_or_pulled "$OTELCOL_CONTRIB_IMAGE" "$h" && return
   step "$OTELCOL_CONTRIB_IMAGE (stand-in)" build_collector "$h"
 }
 
@@ -230,12 +244,7 @@ build_jaeger() {
 }
 ensure_jaeger() {
   local h; h="$(inputs_hash jaeger/go.mod jaeger/go.sum jaeger/Dockerfile)"
-  if have_image "$JAEGER_IMAGE" && [ "${FORCE:-0}" != 1 ]; then
-    local l; l="$(label_of "$JAEGER_IMAGE" shoptrace.inputs)"
-    if [ -z "$l" ] || [ "$l" = "$h" ]; then log "$JAEGER_IMAGE" "ok (present)"; return; fi
-  elif [ "${FORCE:-0}" != 1 ] && try_pull "$JAEGER_IMAGE"; then
-    log "$JAEGER_IMAGE" "ok (pulled)"; return
-  fi
+  current_or_pulled "$JAEGER_IMAGE" "$h" && return
   ensure_base   # the stand-in is built FROM debian:bookworm-slim
   step "$JAEGER_IMAGE (stand-in)" build_jaeger "$h"
 }
