@@ -64,7 +64,7 @@ start_dockerd() {
   # Close every inherited descriptor above stderr first: the engine outlives this
   # script, and must not hold a caller's lock file or pipe open for as long as it runs.
   (
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID/fd/"*; do
       fd="${fd##*/}"; [ "$fd" -gt 2 ] && eval "exec $fd>&-"
     done
     exec nohup dockerd </dev/null >"$STATE/dockerd.log" 2>&1
