@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
-        images up down logs e2e drills check-containers clean trace load pitfalls
+        images up down logs e2e drills check-containers clean trace load pitfalls \
+        bench bench-smoke
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -25,6 +26,8 @@ help:
 	@echo "make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
 	@echo "make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
 	@echo "make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
+	@echo "make bench          tracing's cost: services run natively against the stack's Collector and Jaeger (bench/results/latest.*)"
+	@echo "make bench-smoke    the same, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
 
 # The stamp makes `make install` a no-op until a lock file changes.
 install: $(VENV)/.installed
@@ -73,10 +76,11 @@ drills: install
 check-containers: images
 	scripts/check-containers.sh
 
-# Everything: the services' tests, the static checks, then the stack is
-# started, tested end to end, drilled, and stopped again (its volumes are kept).
+# Everything: the services' tests, the static checks, then the stack is started,
+# tested end to end, drilled, benchmarked briefly (a smoke: nothing asserted on
+# speed), and stopped again (its volumes are kept).
 test: test-services check-containers up
-	$(MAKE) e2e drills; status=$$?; docker compose down; exit $$status
+	$(MAKE) e2e drills bench-smoke; status=$$?; docker compose down; exit $$status
 
 # --- exploring: explore/ and examples/pitfalls (README: "Walkthrough", docs/pitfalls.md)
 
@@ -88,6 +92,15 @@ load: install
 
 pitfalls: install
 	$(PY) -m examples.pitfalls $(PITFALL)
+
+# --- performance (bench/, README "Performance"): wrk against checkout and inventory run
+# as native processes on 18080/18081, exporting to the stack's Collector.
+
+bench: install up
+	$(PY) -m bench
+
+bench-smoke: install up
+	BENCH_SMOKE=1 $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -45,6 +45,15 @@ UNTRACED_PATHS = "/healthz,/readyz"
 #: OTEL_BSP_SCHEDULE_DELAY to override.
 DEFAULT_SCHEDULE_DELAY_MS = 200
 
+#: The SDK keeps at most 2048 finished spans waiting for export and drops the
+#: rest. A traced checkout makes 13 spans over both services (6 in checkout,
+#: 7 in inventory), so at full speed on two cores (300 to 500 requests per
+#: second) 2048 is under a second of spans: one slow export (a Collector busy
+#: or restarting, the exporter retrying) and spans are lost, with a warning
+#: that says little about how many. 8192 holds several seconds, for up to
+#: about 20 MB, used only while the Collector lags. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
+DEFAULT_MAX_QUEUE_SIZE = 8192
+
 #: Upper bound for flushing and shutting down at exit. uvicorn gives the
 #: lifespan no deadline of its own, and the SDK's shutdown waits up to 30 s
 #: when the Collector is unreachable; 10 s is what an orchestrator allows
@@ -97,9 +106,24 @@ def _sdk_disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+def _traced_by_zero_code() -> bool:
+    """Whether ``opentelemetry-instrument`` has already set up an SDK and instrumented this process.
+
+    It installs its tracer provider and patches FastAPI, httpx and sqlite3
+    before our code runs; instrumenting again on top would nest duplicate
+    CLIENT and database spans under a second provider. ``make bench`` runs the
+    services this way as the zero-code reference.
+    """
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 @dataclass
 class Telemetry:
-    """The tracing of one process: its provider (None when OTEL_SDK_DISABLED=true)."""
+    """The tracing of one process: its provider.
+
+    None when OTEL_SDK_DISABLED=true, and under ``opentelemetry-instrument``,
+    whose own provider and instrumentations then do all the tracing.
+    """
 
     service_name: str
     provider: TracerProvider | None
@@ -215,14 +239,17 @@ def setup(default_service_name: str) -> Telemetry:
     """
     resource = _resource(default_service_name)
     service_name = str(resource.attributes[SERVICE_NAME])
-    if _sdk_disabled():
+    if _sdk_disabled() or _traced_by_zero_code():
         return Telemetry(service_name=service_name, provider=None)
 
     _opt_in_to_stable_semconv()
     # The sampler comes from OTEL_TRACES_SAMPLER(_ARG); parentbased_always_on by default.
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
-    provider.add_span_processor(BatchSpanProcessor(_exporter(), schedule_delay_millis=schedule_delay))
+    max_queue_size = None if "OTEL_BSP_MAX_QUEUE_SIZE" in os.environ else DEFAULT_MAX_QUEUE_SIZE
+    provider.add_span_processor(
+        BatchSpanProcessor(_exporter(), schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
+    )
     trace.set_tracer_provider(provider)
     propagation.install()
     # Every traced response says which trace it belongs to: a curl shows the id to open.

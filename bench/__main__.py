@@ -1,0 +1,100 @@
+"""``make bench`` / ``python -m bench``: what tracing costs, measured against the stack's Collector and Jaeger.
+
+Writes the results (JSON) and their plot (PNG) to bench/results/: latest.*
+for a full run, smoke.* for BENCH_SMOKE=1 (a few seconds per step, to keep
+the bench working in CI; it asserts nothing about speed). See README,
+"Performance", for every BENCH_* setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.load import ensure_wrk
+from bench.plot import plot
+from bench.run import Bench, check_stack
+from bench.services import ROOT
+from bench.settings import Settings
+from bench.summary import summarize, targets
+
+
+def machine() -> dict[str, Any]:
+    cpu_model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "commit": commit,
+        "packages": {
+            name: metadata.version(name)
+            for name in ("opentelemetry-sdk", "opentelemetry-instrumentation-fastapi", "fastapi", "uvicorn", "httpx")
+        },
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    for step, per_variant in results["summary"]["steps"].items():
+        for variant, cell in per_variant.items():
+            lat = cell["latency_ms"]
+            print(f"{step:<15} {variant:<10} {cell['rps']:8.1f} req/s   p50 {lat['p50']:7.2f}  p99 {lat['p99']:7.2f}  p99.9 {lat['p99_9']:7.2f} ms")
+    for name, value in results["summary"]["ratios"].items():
+        print(f"{name:<40} {value}")
+    for row in results["targets"]:
+        verdict = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
+        print(f"{verdict:<12} {row['target']}: {row['measured']} (goal {row['goal']})")
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    ensure_wrk()
+    check_stack(settings)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="shoptrace-bench-") as work:
+        bench = Bench(settings, Path(work))
+        rate = bench.fixed_rate()
+        memory = bench.rounds(rate)
+        try:
+            loss: dict[str, Any] | None = bench.span_loss()
+            failure = None
+        except Exception as exc:  # keep what the rounds measured; say what failed
+            loss, failure = None, f"{type(exc).__name__}: {exc}"
+            print(f"the span-loss step failed: {failure}", file=sys.stderr)
+    summary = summarize(bench.runs, settings.variants)
+    results = {
+        "machine": machine(),
+        "settings": settings.as_dict(),
+        "fixed_rate_rps": rate,
+        "wall_time_s": round(time.monotonic() - started, 1),
+        "summary": summary,
+        "targets": targets(summary, loss, memory),
+        "span_loss": loss if loss is not None else {"failed": failure},
+        "rss_mb_after_load": memory,
+        "runs": bench.runs,
+    }
+    settings.results.parent.mkdir(parents=True, exist_ok=True)
+    settings.results.write_text(json.dumps(results, indent=2) + "\n")
+    png = settings.results.with_suffix(".png")
+    plot(results, png)
+    print_table(results)
+    print(f"results: {settings.results}\nplot:    {png}\n({results['wall_time_s']:g} s)")
+    return 0 if loss is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""From the runs to the figures the issue's targets are about: medians over rounds, ratios within a round."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+STEPS = ("checkout", "inventory", "checkout-fixed")
+LATENCIES = ("p50", "p90", "p99", "p99_9")
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def _ratio(runs: list[dict[str, Any]], step: str, variant: str, baseline: str, key: str) -> float | None:
+    """Median over rounds of variant/baseline, each ratio taken within one round (same machine state)."""
+    by_round: dict[int, dict[str, float]] = {}
+    for run in runs:
+        if run["step"] == step and run["variant"] in (variant, baseline):
+            value = run["rps"] if key == "rps" else run["latency_ms"][key]
+            by_round.setdefault(run["round"], {})[run["variant"]] = value
+    ratios = [r[variant] / r[baseline] for r in by_round.values() if variant in r and r.get(baseline)]
+    return _median(ratios)
+
+
+def summarize(runs: list[dict[str, Any]], variants: tuple[str, ...]) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for step in STEPS:
+        per_variant = {}
+        for variant in variants:
+            mine = [r for r in runs if r["step"] == step and r["variant"] == variant and r["round"] >= 0]
+            if not mine:
+                continue
+            per_variant[variant] = {
+                "rps": _median([r["rps"] for r in mine]),
+                "rps_min": min(r["rps"] for r in mine),
+                "rps_max": max(r["rps"] for r in mine),
+                "latency_ms": {p: _median([r["latency_ms"][p] for r in mine]) for p in LATENCIES},
+                "cpu_ms_per_request": {
+                    name: _median([r["cpu_ms_per_request"][name] for r in mine]) for name in mine[0]["cpu_ms_per_request"]
+                },
+            }
+        steps[step] = per_variant
+    ratios = {
+        "checkout_rps_traced_vs_untraced": _ratio(runs, "checkout", "traced", "untraced", "rps"),
+        "inventory_rps_traced_vs_untraced": _ratio(runs, "inventory", "traced", "untraced", "rps"),
+        "checkout_fixed_p99_traced_vs_untraced": _ratio(runs, "checkout-fixed", "traced", "untraced", "p99"),
+        "checkout_rps_traced_vs_zero_code": _ratio(runs, "checkout", "traced", "zero-code", "rps"),
+        "inventory_rps_traced_vs_zero_code": _ratio(runs, "inventory", "traced", "zero-code", "rps"),
+        "checkout_rps_zero_code_vs_untraced": _ratio(runs, "checkout", "zero-code", "untraced", "rps"),
+        "inventory_rps_zero_code_vs_untraced": _ratio(runs, "inventory", "zero-code", "untraced", "rps"),
+    }
+    return {"steps": steps, "ratios": ratios}
+
+
+def targets(summary: dict[str, Any], loss: dict[str, Any] | None, memory: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets, each with what was measured and whether it is met (None: not measured)."""
+    ratios = summary["ratios"]
+    rss = [max(m["checkout"], m["inventory"]) for m in memory] + ([max(loss["rss_mb_after"].values())] if loss else [])
+    rss_max = max(rss)
+
+    def row(name: str, goal: str, measured: Any, met: bool | None) -> dict[str, Any]:
+        return {"target": name, "goal": goal, "measured": measured, "met": met}
+
+    def at_least(value: float | None, goal: float) -> bool | None:
+        return None if value is None else value >= goal
+
+    def at_most(value: float | None, goal: float) -> bool | None:
+        return None if value is None else value <= goal
+
+    measured = [
+        row("checkout throughput, traced / untraced", ">= 0.90", ratios["checkout_rps_traced_vs_untraced"],
+            at_least(ratios["checkout_rps_traced_vs_untraced"], 0.90)),
+        row("checkout p99 at a fixed rate, traced / untraced", "<= 1.15", ratios["checkout_fixed_p99_traced_vs_untraced"],
+            at_most(ratios["checkout_fixed_p99_traced_vs_untraced"], 1.15)),
+        row("inventory throughput, traced / untraced", ">= 0.75", ratios["inventory_rps_traced_vs_untraced"],
+            at_least(ratios["inventory_rps_traced_vs_untraced"], 0.75)),
+        row("RSS of each service after load", "<= 100 MB", rss_max, rss_max <= 100),
+    ]
+    if loss is None:
+        return measured + [row("spans lost at full speed", "0", None, None), row("trace whole in Jaeger, p95", "<= 1 s", None, None)]
+    ttq = loss["time_to_queryable"]
+    return measured + [
+        row(f"spans lost, checkout flat out for {loss['duration_s']:g} s", "0",
+            {"lost": loss["spans_lost"], "short_traces": loss["traces_short_of_spans"],
+             "pipeline_restarts": loss["pipeline_restarts"]["after"]},
+            loss["spans_lost"] == 0 and loss["traces_short_of_spans"] == 0
+            and loss["pipeline_restarts"]["before"] == loss["pipeline_restarts"]["after"]),
+        row("trace whole in Jaeger after the response, p95", "<= 1 s", ttq["p95_s"],
+            at_most(ttq["p95_s"], 1.0) and not ttq["not_whole_within_10_s"]),
+    ]  # fmt: skip
