@@ -47,10 +47,6 @@ class BackgroundWork:
         except Exception:
             log.exception("%s failed", name)
 
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
     async def drain(self, timeout_s: float) -> None:
         """At shutdown: let running work finish for up to ``timeout_s``, then cancel the rest."""
         self._closed = True

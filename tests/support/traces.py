@@ -46,6 +46,3 @@ def one(spans: list[Span], **criteria: str) -> Span:
 def children(spans: list[Span], parent: Span) -> list[Span]:
     return [s for s in spans if s.parent_id == parent.span_id]
 
-
-def is_http_server(span: Span) -> bool:
-    return span.kind == "SERVER" and "http.request.method" in span.attributes
