@@ -93,6 +93,7 @@ class InventoryStore:
         await self._run(create)
 
     async def close(self) -> None:
+        """Stop the pool, then close every thread's connection (checkpointing the WAL)."""
         self._pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
@@ -228,7 +229,9 @@ class InventoryStore:
         """This pool thread's connection: sqlite3 connections must stay in their thread."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
+            # Used by this pool thread only; check_same_thread=False just lets close()
+            # close every connection from the event loop's thread once the pool has stopped.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")

@@ -20,6 +20,18 @@ def test_sigterm_exits_within_10_s_even_with_the_collector_unreachable(spawn: Sp
 
 
 @pytest.mark.parametrize("module", ["inventory", "checkout"])
+def test_sigterm_after_serving_shuts_down_cleanly(spawn: Spawn, module: str) -> None:
+    service = spawn(module)
+    # inventory opens a database connection on each pool thread that serves a query.
+    for _ in range(8):
+        httpx.get(f"{service.url}/stock/item-123" if module == "inventory" else f"{service.url}/no-such-page")
+    service.terminate()
+    lines = service.logs()
+    assert not [line for line in lines if line["level"] in ("error", "critical")]
+    assert any(line["message"] == "Application shutdown complete." for line in lines)
+
+
+@pytest.mark.parametrize("module", ["inventory", "checkout"])
 def test_spans_still_queued_at_sigterm_are_flushed(spawn: Spawn, sink: OtlpSink, module: str) -> None:
     # A schedule delay of one minute: nothing is exported before the SIGTERM.
     service = spawn(module, OTEL_BSP_SCHEDULE_DELAY="60000", OTEL_SERVICE_NAME=f"{module}-flush")
