@@ -9,6 +9,7 @@ routes; and runs it with :func:`serve`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,30 @@ KEEP_ALIVE_S = 15
 #: How long uvicorn lets requests in flight finish after SIGTERM.
 GRACEFUL_SHUTDOWN_S = 3
 
+#: Allocations (net) between two collections of the youngest generation, and
+#: collections of one generation between two of the next: see :func:`tune_gc`.
+GC_THRESHOLDS = (10_000, 50, 50)
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector off the request path, once start-up is done.
+
+    A started service holds a few hundred thousand long-lived objects (FastAPI,
+    pydantic, the OpenTelemetry SDK), and every request allocates hundreds more:
+    with CPython's defaults (700, 10, 10) the collector runs every few requests
+    and each full collection walks the whole heap, tens of milliseconds with
+    the event loop stopped. ``gc.freeze()`` moves what start-up made out of the
+    collector's sight for good, and a larger first threshold collects the
+    young generation less often. Measured with wrk on inventory's
+    ``GET /stock`` (bench/, README "Performance"): +17 % throughput untraced,
+    and p99 at full load from 27 ms to 5 ms untraced, 50 ms to 21 ms traced.
+    Cycles are still collected, just in larger batches; the bench's soak
+    checks that memory does not grow.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 def new_app(
     title: str,
@@ -49,6 +74,7 @@ def new_app(
     async def full_lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             async with lifespan(app):
+                tune_gc()  # after the service's own start-up, so what it opened is frozen too
                 yield
         finally:
             telemetry.shutdown()
