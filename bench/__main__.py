@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.load import ensure_wrk
 from bench.plot import plot
-from bench.run import Bench, check_stack
+from bench.run import Bench, check_stack, compose_up_s
 from bench.services import ROOT
 from bench.settings import Settings
 from bench.summary import summarize, targets
@@ -65,6 +65,11 @@ def main() -> int:
     ensure_wrk()
     check_stack(settings)
     started = time.monotonic()
+    up_s = None
+    if settings.compose_up:
+        up_s = compose_up_s()
+        print(f"docker compose up --wait: {up_s:g} s", flush=True)
+    check_stack(settings)
     with tempfile.TemporaryDirectory(prefix="shoptrace-bench-") as work:
         bench = Bench(settings, Path(work))
         rate = bench.fixed_rate()
@@ -75,6 +80,7 @@ def main() -> int:
         except Exception as exc:  # keep what the rounds measured; say what failed
             loss, failure = None, f"{type(exc).__name__}: {exc}"
             print(f"the span-loss step failed: {failure}", file=sys.stderr)
+        soak = bench.soak(rate) if settings.soak_s else None
     summary = summarize(bench.runs, settings.variants)
     results = {
         "machine": machine(),
@@ -82,8 +88,10 @@ def main() -> int:
         "fixed_rate_rps": rate,
         "wall_time_s": round(time.monotonic() - started, 1),
         "summary": summary,
-        "targets": targets(summary, loss, memory),
+        "targets": targets(summary, loss, memory, soak, up_s),
+        "compose_up_wait_s": up_s,
         "span_loss": loss if loss is not None else {"failed": failure},
+        "soak": soak,
         "rss_mb_after_load": memory,
         "runs": bench.runs,
     }

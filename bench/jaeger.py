@@ -28,6 +28,8 @@ class WindowCount:
     """The traces of a service that started in a window, and how many spans each has in Jaeger."""
 
     spans_by_trace: dict[str, set[str]] = field(default_factory=dict)
+    #: Traces with a span marked ``shoptrace.cancelled``: their client left before the answer.
+    cancelled: set[str] = field(default_factory=set)
 
     @property
     def traces(self) -> int:
@@ -62,6 +64,8 @@ def count_window(jaeger_url: str, service: str, start_s: float, end_s: float, sl
                 response.raise_for_status()
                 for span in parse_otlp_json(response.json()):
                     count.spans_by_trace.setdefault(span.trace_id, set()).add(span.span_id)
+                    if span.attributes.get("shoptrace.cancelled"):
+                        count.cancelled.add(span.trace_id)
             t = upper
     return count
 

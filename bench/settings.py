@@ -29,6 +29,10 @@ class Settings:
     #: The one traced run whose spans are all counted in Jaeger.
     loss_duration_s: float
     ttq_traces: int
+    #: Seconds of the traced run at the fixed rate whose memory is watched; 0: none.
+    soak_s: float
+    #: Whether to time ``docker compose up --wait`` (taking the stack down first).
+    compose_up: bool
     connections: int
     variants: tuple[str, ...]
     #: Requests per second of the fixed-rate run; 0: half the untraced maximum, measured first.
@@ -51,6 +55,8 @@ class Settings:
             warmup_s=_number("BENCH_WARMUP_S", 1 if smoke else 2),
             loss_duration_s=_number("BENCH_LOSS_S", 3 if smoke else 60),
             ttq_traces=int(_number("BENCH_TTQ_TRACES", 5 if smoke else 50)),
+            soak_s=_number("BENCH_SOAK_S", 10 if smoke else 600),
+            compose_up=os.environ.get("BENCH_COMPOSE_UP", "1").strip().lower() not in ("", "0", "false"),
             connections=int(_number("BENCH_CONNECTIONS", 8)),
             variants=variants,
             fixed_rate=_number("BENCH_FIXED_RATE", 0),

@@ -2,8 +2,12 @@
 -- environment, the summary goes to stdout as one JSON line.
 --   BENCH_METHOD  GET or POST (GET)
 --   BENCH_BODY    JSON body of a POST
---   BENCH_DELAY_MS  pause of each connection before each request: a fixed,
---                   moderate rate (connections / delay) instead of flat out
+--   BENCH_DELAY_MS  mean pause of each connection before each request: a fixed,
+--                   moderate rate (connections / delay) instead of flat out.
+--                   The pauses are random (exponential), so requests arrive as
+--                   a Poisson stream; equal pauses would keep the connections in
+--                   step and send them in bursts, and the latency would measure
+--                   each burst's queue rather than one request.
 local body = os.getenv("BENCH_BODY") or ""
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 
@@ -14,8 +18,12 @@ if body ~= "" then
 end
 
 if delay_ms > 0 then
+  function init(args)
+    math.randomseed(os.time())
+  end
+
   function delay()
-    return delay_ms
+    return -delay_ms * math.log(1 - math.random())
   end
 end
 
