@@ -34,6 +34,11 @@ from explore.jaeger_api import JaegerClient
 #: The compose services whose CPU time is counted alongside the services' own.
 PIPELINE = ("otel-collector", "jaeger")
 
+#: CPU share (of one core) under which the Collector and Jaeger count as idle.
+PIPELINE_IDLE_CORES = 0.10
+#: The longest wait for them to go idle before a run starts anyway.
+PIPELINE_IDLE_WAIT_S = 90.0
+
 
 def _inspect(name: str, template: str) -> str:
     container = subprocess.run(
@@ -92,20 +97,42 @@ class Bench:
     def say(self, text: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
+    def wait_for_idle_pipeline(self) -> float:
+        """Wait until the Collector and Jaeger are idle; the seconds waited.
+
+        Jaeger compacts its Badger store for a while after heavy writes (tens of
+        seconds after a zero-code run); run next, any set-up, even untraced,
+        would lose that CPU on two cores and be charged for another's spans.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < PIPELINE_IDLE_WAIT_S:
+            before = self._pipeline_cpu()
+            time.sleep(1.0)
+            if sum(self._pipeline_cpu().values()) - sum(before.values()) < PIPELINE_IDLE_CORES:
+                break
+        waited = round(time.monotonic() - started, 1)
+        if waited >= PIPELINE_IDLE_WAIT_S:
+            self.say(f"the Collector and Jaeger were still busy after {waited:g} s; measuring anyway")
+        elif waited > 2:
+            self.say(f"waited {waited:g} s for the Collector and Jaeger to go idle")
+        return waited
+
+    def _pipeline_cpu(self) -> dict[str, float]:
+        try:
+            return {name: process_cpu_s(pid) for name, pid in self.pipeline.items()}
+        except FileNotFoundError:  # restarted (Docker's restart policy): count from its new process
+            self.pipeline = pipeline_pids()
+            return {name: process_cpu_s(pid) for name, pid in self.pipeline.items()}
+
     @contextmanager
     def pair(self, variant: str) -> Iterator[Pair]:
         self.pairs += 1
+        self.wait_for_idle_pipeline()
         with running_pair(variant, self.settings.endpoints, self.work_dir, f"inventory-{self.pairs}.db") as pair:
             yield pair
 
     def _cpu(self, pair: Pair) -> dict[str, float]:
-        cpu = {name: service.cpu_s() for name, service in pair.services().items()}
-        try:
-            cpu.update({name: process_cpu_s(pid) for name, pid in self.pipeline.items()})
-        except FileNotFoundError:  # restarted (Docker's restart policy): count from its new process
-            self.pipeline = pipeline_pids()
-            cpu.update({name: process_cpu_s(pid) for name, pid in self.pipeline.items()})
-        return cpu
+        return {**{name: service.cpu_s() for name, service in pair.services().items()}, **self._pipeline_cpu()}
 
     def load(self, pair: Pair, endpoint: Endpoint, duration_s: float, delay_ms: float = 0.0) -> tuple[LoadResult, dict[str, float]]:
         """One wrk run, and the CPU seconds each process spent during it."""

@@ -46,9 +46,9 @@ UNTRACED_PATHS = "/healthz,/readyz"
 DEFAULT_SCHEDULE_DELAY_MS = 200
 
 #: The SDK keeps at most 2048 finished spans waiting for export and drops the
-#: rest. A traced checkout makes 13 spans over both services (6 in checkout,
-#: 7 in inventory), so at full speed on two cores (300 to 500 requests per
-#: second) 2048 is under a second of spans: one slow export (a Collector busy
+#: rest. A traced checkout makes 13 spans over both services (5 in checkout,
+#: 8 in inventory), so at full speed on two cores (about 280 orders a second,
+#: 3,600 spans) 2048 is about a second of spans: one slow export (a Collector busy
 #: or restarting, the exporter retrying) and spans are lost, with a warning
 #: that says little about how many. 8192 holds several seconds, for up to
 #: about 20 MB, used only while the Collector lags. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
