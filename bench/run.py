@@ -287,8 +287,7 @@ class Bench:
             "time_to_queryable": freshness,
         }
 
-
-    # -- 4. the soak: memory over time -----------------------------------------
+    # -- 4. the soak: memory over time -------------------------------------
 
     def soak(self, rate: float) -> dict[str, Any]:
         """Traced checkout at the fixed rate for BENCH_SOAK_S; RSS of both services sampled throughout.

@@ -35,7 +35,7 @@ class Settings:
     compose_up: bool
     connections: int
     variants: tuple[str, ...]
-    #: Requests per second of the fixed-rate run; 0: half the untraced maximum, measured first.
+    #: Requests per second of the fixed-rate runs; 0: half the traced maximum, measured first.
     fixed_rate: float
     endpoints: Endpoints
     jaeger_url: str
