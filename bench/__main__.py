@@ -63,7 +63,6 @@ def print_table(results: dict[str, Any]) -> None:
 def main() -> int:
     settings = Settings.from_env()
     ensure_wrk()
-    check_stack(settings)
     started = time.monotonic()
     up_s = None
     if settings.compose_up:
