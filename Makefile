@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke
+        bench bench-smoke browser screenshots
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -16,7 +16,9 @@ help:
 	@echo "make logs           follow the stack's logs"
 	@echo "make test           run every test: services, container checks, end to end"
 	@echo "make test-services  the services' tests only (no containers)"
-	@echo "make e2e            the end-to-end tests against the running stack"
+	@echo "make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
+	@echo "make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
+	@echo "make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
 	@echo "make drills         fault drills under load against the running stack (results/drills.json)"
 	@echo "make images         Docker engine, Compose and every image (stand-ins if no registry)"
 	@echo "make install        create .venv with the pinned dependencies"
@@ -66,8 +68,22 @@ down:
 logs:
 	docker compose logs -f --tail=200
 
-e2e: install
+e2e: install browser
 	$(PY) -m pytest tests/e2e
+
+# The UI tests drive a real Chromium through Playwright, and it must be Debian's:
+# nothing here may download a browser build (so never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+browser:
+	@test -x "$(CHROMIUM)" || { \
+	  echo "installing Debian's chromium (for the Jaeger UI tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-liberation >/dev/null; }
+
+# The README's pictures of the Jaeger UI, from a real run (docs/img/*.png).
+screenshots: install browser up
+	$(PY) -m scripts.screenshots docs/img
 
 # Fault drills under load against the running stack; figures to results/drills.json.
 drills: install

@@ -225,28 +225,52 @@ ensure_collector() {
 }
 
 # ---------------------------------------------------------- jaeger image ----
-build_jaeger() {
-  local ver modver arch minor patch
+# Jaeger v2 X.Y.Z is tagged v1.(Y+63).Z in the Go module github.com/jaegertracing/jaeger,
+# and its jaeger-ui submodule is tagged the same.
+jaeger_module_version() {
+  local ver minor patch
   ver="${JAEGER_IMAGE##*:}"              # e.g. 2.13.0
   minor="$(echo "$ver" | cut -d. -f2)"; patch="$(echo "$ver" | cut -d. -f3)"
-  # Jaeger v2 X.Y.Z is tagged v1.(Y+63).Z in the Go module github.com/jaegertracing/jaeger
-  modver="v1.$((minor + 63)).$patch"
+  echo "v1.$((minor + 63)).$patch"
+}
+# build_jaeger HASH UI_DIR: the binary built as Jaeger's own release is, with the
+# UI embedded (its Makefile's build-ui: the built assets, gzipped, in
+# cmd/query/app/ui/actual/), so the image serves the real UI with the same config.
+build_jaeger() {
+  local modver arch moddir src="$ROOT/jaeger/build/src" ui="$2"
+  modver="$(jaeger_module_version)"
   grep -q "github.com/jaegertracing/jaeger $modver" "$ROOT/jaeger/go.mod" \
     || { echo "jaeger/go.mod does not require github.com/jaegertracing/jaeger $modver (for $JAEGER_IMAGE)"; return 1; }
   arch="$(go env GOARCH)"
-  (cd "$ROOT/jaeger" && CGO_ENABLED=0 go build -trimpath \
-     -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$ver" \
-     -o "build/jaeger-linux-$arch" github.com/jaegertracing/jaeger/cmd/jaeger)
-  cp "$(cd "$ROOT/jaeger" && go list -m -f '{{.Dir}}' github.com/jaegertracing/jaeger)/cmd/jaeger/sampling-strategies.json" \
-     "$ROOT/jaeger/build/sampling-strategies.json"
+  (cd "$ROOT/jaeger" && go mod download github.com/jaegertracing/jaeger)
+  moddir="$(cd "$ROOT/jaeger" && go list -m -f '{{.Dir}}' github.com/jaegertracing/jaeger)"
+  [ -d "$moddir" ] || { echo "github.com/jaegertracing/jaeger $modver not in the module cache"; return 1; }
+  # The module cache is read-only and go build's -overlay may not replace files
+  # beneath it, so the module is built from a copy, with its own go.mod and go.sum.
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$moddir" "$src"; chmod -R u+w "$src"
+  local actual="$src/cmd/query/app/ui/actual"
+  find "$actual" -mindepth 1 ! -name .gitignore -delete
+  cp -r "$ui"/. "$actual"/
+  find "$actual" -type f ! -name .gitignore -exec gzip --no-name -9 {} +
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath \
+     -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v${JAEGER_IMAGE##*:}" \
+     -o "$ROOT/jaeger/build/jaeger-linux-$arch" ./cmd/jaeger)
+  cp "$src/cmd/jaeger/sampling-strategies.json" "$ROOT/jaeger/build/sampling-strategies.json"
   chmod 0644 "$ROOT/jaeger/build/sampling-strategies.json"
+  rm -rf "$src"
   docker build -q -t "$JAEGER_IMAGE" --build-arg "TARGETARCH=$arch" --label "shoptrace.inputs=$1" "$ROOT/jaeger"
 }
 ensure_jaeger() {
-  local h; h="$(inputs_hash jaeger/go.mod jaeger/go.sum jaeger/Dockerfile)"
+  local modver ui h
+  modver="$(jaeger_module_version)"
+  # The UI's build is keyed on its source tarball's checksum, and so is the stand-in.
+  ui="$("$ROOT/scripts/jaeger-ui.sh" --dir "$modver")"
+  h="$(inputs_hash jaeger/go.mod jaeger/go.sum jaeger/Dockerfile scripts/jaeger-ui.sh)-${ui##*-}"
   current_or_pulled "$JAEGER_IMAGE" "$h" && return
+  step "jaeger-ui $modver" "$ROOT/scripts/jaeger-ui.sh" "$modver"
   ensure_base   # the stand-in is built FROM debian:bookworm-slim
-  step "$JAEGER_IMAGE (stand-in)" build_jaeger "$h"
+  step "$JAEGER_IMAGE (stand-in)" build_jaeger "$h" "$ui"
 }
 
 # ------------------------------------------------------------------ main ----

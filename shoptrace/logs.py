@@ -5,6 +5,11 @@ a line is logged, in the same lowercase hex that Jaeger shows, so a trace id
 copied from Jaeger (or from an error body, or a ``traceresponse`` header)
 finds every line of that request in both services. Outside a request both
 are null.
+
+Warnings and errors logged inside a request are also copied onto the current
+span as events (what HotROD's span logger does), so the Jaeger UI shows them
+under the span they happened in: ``LOG_SPAN_EVENT_LEVEL`` (debug ... critical,
+or ``off``) sets the lowest level copied, ``warning`` by default.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import Span
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -44,6 +50,53 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+def _exception_recorded(span: Span, exc: BaseException) -> bool:
+    """Whether ``span`` already has an ``exception`` event for ``exc`` (the SDK's spans list their events)."""
+    message = str(exc)
+    type_name = type(exc).__qualname__
+    for event in getattr(span, "events", ()):
+        attributes = event.attributes or {}
+        if (
+            event.name == "exception"
+            and attributes.get("exception.message") == message
+            and str(attributes.get("exception.type", "")).endswith(type_name)
+        ):
+            return True
+    return False
+
+
+class SpanEventHandler(logging.Handler):
+    """Copies each line at or above its level onto the current span as an event named by the message.
+
+    A line logged with an exception records that exception on the span too,
+    unless the span already has it (the error middleware records what it
+    catches before logging it): an exception is never on one span twice.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        try:
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is not None and not _exception_recorded(span, exc):
+                span.record_exception(exc)
+            span.add_event(record.getMessage(), {"log.severity": record.levelname.lower(), "log.logger": record.name})
+        except Exception:  # a log line must never break the request that logs it
+            self.handleError(record)
+
+
+#: LOG_SPAN_EVENT_LEVEL's default; ``off`` copies nothing.
+DEFAULT_SPAN_EVENT_LEVEL = "warning"
+
+
+def _level(name: str, variable: str) -> int:
+    level = logging.getLevelName(name.strip().upper())
+    if not isinstance(level, int):
+        raise ValueError(f"{variable}={name!r} is not a level: use debug, info, warning, error or critical")
+    return level
+
+
 #: The fields every line starts with, in this order; extras passed with ``extra=`` follow.
 _LEADING_FIELDS = ("time", "level", "service", "logger", "message", "trace_id", "span_id")
 
@@ -62,11 +115,15 @@ class _Formatter(JsonFormatter):
         log_data.update(fields)
 
 
-def configure(service: str, level: str | None = None) -> None:
-    """Send all logging, ours and uvicorn's, to stdout as JSON lines.
+def configure(service: str, level: str | None = None, span_event_level: str | None = None) -> None:
+    """Send all logging, ours and uvicorn's, to stdout as JSON lines, and copy warnings onto spans.
 
-    ``LOG_LEVEL`` (debug, info, warning, error, critical) sets the level, info by default.
+    ``LOG_LEVEL`` (debug, info, warning, error, critical) sets the level, info by default;
+    ``LOG_SPAN_EVENT_LEVEL`` the lowest level copied onto the current span, warning by default.
+    Both are read here, once, at start-up.
     """
+    span_event_level = span_event_level or os.environ.get("LOG_SPAN_EVENT_LEVEL", DEFAULT_SPAN_EVENT_LEVEL)
+    level_no = _level(level or os.environ.get("LOG_LEVEL", "info"), "LOG_LEVEL")
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(TraceContextFilter(service))
     handler.setFormatter(
@@ -80,7 +137,10 @@ def configure(service: str, level: str | None = None) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("LOG_LEVEL", "info")).upper())
+    if span_event_level.strip().lower() != "off":
+        span_events = SpanEventHandler(_level(span_event_level, "LOG_SPAN_EVENT_LEVEL"))
+        root.handlers.append(span_events)
+    root.setLevel(level_no)
     # httpx logs every request at info: the CLIENT spans already record them.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The baggage propagator logs rejected headers whole: untrusted input (and

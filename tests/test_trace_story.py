@@ -120,6 +120,14 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
     # ...and checkout answered 502 because of it.
     assert server.status == "ERROR" and server.attributes["http.response.status_code"] == 502
 
+    # The error lines logged inside the request are events of the span they were logged in;
+    # the exception is on inventory's span once, though it was both recorded and logged.
+    assert len([e for e in crashed.events if e.name == "exception"]) == 1
+    (crash_line,) = [e for e in crashed.events if e.name == "unhandled error in GET /stock/fault-crash"]
+    assert crash_line.attributes == {"log.severity": "error", "log.logger": "shoptrace.errors"}
+    assert [e for e in server.events if e.name.startswith("POST /checkout answered 502 inventory_failed")]
+    assert not [e for e in client.events if e.name != "exception"]
+
     # Both services' logs carry the trace id: an error line in checkout, one traceback in inventory.
     checkout_lines = checkout.logs_of(trace_id)
     assert [line for line in checkout_lines if line["level"] == "error"]

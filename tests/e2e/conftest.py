@@ -6,14 +6,18 @@ HTTP only, read traces from Jaeger's API and logs from ``docker compose logs``.
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.conftest import Budgets
 from tests.support.jaeger import JaegerTraces
+from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.processes import ROOT, parse_log_lines
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
@@ -86,3 +90,29 @@ def jaeger_ui_url() -> str:
 def budgets() -> Budgets:
     """The stack runs with the services' defaults (docker-compose.yml sets neither)."""
     return Budgets(inventory_timeout_s=2.0, inventory_slow_s=5.0)
+
+
+#: Where each browser test leaves its last screenshot (git ignores build/).
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def ui(browser: Browser, request: pytest.FixtureRequest) -> Iterator[JaegerUI]:
+    """A fresh page on the stack's Jaeger UI; afterwards a screenshot, and no page may have misbehaved."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(15_000)  # each step; the UI renders in well under a second
+    watch = PageWatch()
+    watch.attach(page)
+    try:
+        yield JaegerUI(page, JAEGER_URL)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)}.png")
+    finally:
+        page.close()
+    assert not watch.problems, "the Jaeger UI's pages misbehaved:\n" + "\n".join(watch.problems)

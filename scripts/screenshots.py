@@ -1,0 +1,65 @@
+"""The README's pictures of the Jaeger UI, taken from a real run: ``make screenshots``.
+
+Places the walkthrough's failing order (``fault-crash``) with the running
+stack, waits until Jaeger has its whole trace, and pictures what the README
+tells a person to look at, with the same page model the UI tests use
+(tests/support/jaeger_ui.py): the trace view, inventory's span with its
+exception, checkout's span with its log line, and the search by ``error=true``.
+
+    python -m scripts.screenshots docs/img
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import httpx
+
+from tests.support.jaeger import JaegerTraces
+from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
+
+CHECKOUT_URL = "http://127.0.0.1:8080"
+JAEGER_URL = "http://localhost:16686"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="folder for the PNGs")
+    out: Path = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+
+    response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
+    body = response.json()
+    if response.status_code != 502:
+        raise SystemExit(f"expected the crash's 502 from checkout, got {response.status_code}: {body}")
+    JaegerTraces(JAEGER_URL).wait_for(body["trace_id"], lambda spans: len(spans) == 3)
+
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        ui = JaegerUI(page, JAEGER_URL)
+
+        view = ui.open_trace(body["trace_url"])
+        page.screenshot(path=out / "trace-view.png")
+
+        detail = view.open_span("inventory", "GET /stock/{sku}")
+        detail.show_event("exception")
+        # The event's table scrolls by itself: show the stack trace's end, where it was raised.
+        detail.root.locator(".AccordianLogs .KeyValueTable").evaluate("table => { table.scrollTop = table.scrollHeight; }")
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1040})
+        page.screenshot(path=out / "span-exception.png")
+        page.set_viewport_size(VIEWPORT)
+
+        # checkout's "answered 502" log line, an event of the span it was logged in.
+        view.open_span("checkout", "POST /checkout").show_event_starting("POST /checkout answered 502")
+        page.screenshot(path=out / "span-log-line.png")
+
+        ui.search(service="checkout", tags="error=true")
+        page.screenshot(path=out / "search.png")
+    for name in ("trace-view.png", "span-exception.png", "span-log-line.png", "search.png"):
+        print(out / name)
+    print(f"trace {body['trace_id']}: {body['trace_url']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""What the README tells a person to do in the Jaeger UI, done in a real browser against the stack.
+
+Each test places an order with the stack's checkout, waits until Jaeger's API
+has the whole trace (so the page is not opened before the spans are stored),
+then opens the page a person would open and reads what it shows. Every page
+must load with no failed request and no console error, and each test leaves a
+screenshot in build/screenshots/ (see conftest.py's ``ui`` fixture).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.conftest import CHECKOUT_URL
+from tests.support.jaeger import JaegerTraces
+from tests.support.jaeger_ui import JaegerUI, SpanRow
+from tests.support.traces import traceresponse
+
+SQL_OPERATIONS = {"BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT"}
+
+
+def order(sku: str) -> httpx.Response:
+    return httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": sku, "quantity": 1}, timeout=10)
+
+
+def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the_exception(
+    ui: JaegerUI, traces: JaegerTraces
+) -> None:
+    response = order("fault-crash")
+    assert response.status_code == 502
+    body = response.json()
+    traces.wait_for(body["trace_id"], lambda s: len(s) == 3)
+
+    view = ui.open_trace(body["trace_url"])
+    assert view.title.startswith("checkout: POST /checkout")
+    overview = view.overview()
+    assert (overview["Services"], overview["Depth"], overview["Total Spans"]) == ("2", "3", "3"), overview
+    assert view.rows() == [
+        SpanRow("checkout", "POST /checkout", error=True, depth=1),
+        SpanRow("checkout", "GET", error=True, depth=2),
+        SpanRow("inventory", "GET /stock/{sku}", error=True, depth=3),
+    ]
+
+    events = view.open_span("inventory", "GET /stock/{sku}").logs()
+    exceptions = [e for e in events if e.get("event") == "exception"]
+    assert len(exceptions) == 1, events  # recorded once, though it was also logged
+    (exception,) = exceptions
+    assert exception["exception.type"] == "inventory.faults.SimulatedCrash"
+    assert exception["exception.message"] == "inventory crashed while handling fault-crash (simulated)"
+    assert exception["exception.stacktrace"].startswith("Traceback (most recent call last):")
+    assert "inventory/faults.py" in exception["exception.stacktrace"]
+    # inventory's log line of the crash is there too, as an event of the span it happened in.
+    assert {"event": "unhandled error in GET /stock/fault-crash", "log.severity": "error"}.items() <= next(
+        e for e in events if e.get("event", "").startswith("unhandled error")
+    ).items()
+
+    # checkout's "answered 502" line is under checkout's SERVER span.
+    answered = [e for e in view.open_span("checkout", "POST /checkout").logs() if "answered 502" in e.get("event", "")]
+    assert len(answered) == 1 and answered[0]["log.severity"] == "error", answered
+    assert answered[0]["event"].startswith("POST /checkout answered 502 inventory_failed")
+
+
+def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cancellation(
+    ui: JaegerUI, traces: JaegerTraces
+) -> None:
+    response = order("fault-slow")
+    assert response.status_code == 504
+    body = response.json()
+    traces.wait_for(
+        body["trace_id"],
+        lambda s: any(e.name == "client disconnected: request cancelled" for x in s for e in x.events) and len(s) == 3,
+    )
+
+    view = ui.open_trace(body["trace_url"])
+    assert view.overview()["Services"] == "2"
+    rows = {(r.service, r.operation): r for r in view.rows()}
+    assert rows[("checkout", "GET")].error
+    assert rows[("inventory", "GET /stock/{sku}")].depth == rows[("checkout", "GET")].depth + 1
+
+    call = view.open_span("checkout", "GET")
+    assert call.tags()["error.type"] == "ReadTimeout"
+    assert "ReadTimeout" in [e.get("exception.type", "").rsplit(".", 1)[-1] for e in call.logs()]
+
+    inventory_events = [e["event"] for e in view.open_span("inventory", "GET /stock/{sku}").logs()]
+    assert "client disconnected: request cancelled" in inventory_events, inventory_events
+
+
+def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its_errors(
+    ui: JaegerUI, traces: JaegerTraces
+) -> None:
+    response = order("fault-crash")
+    trace_id = response.json()["trace_id"]
+    traces.wait_for(trace_id, lambda s: len(s) == 3)
+
+    results = ui.search(service="checkout", tags="error=true")
+    (found,) = [r for r in results if r.trace_id_prefix == trace_id[:7]]
+    assert found.title.startswith("checkout: POST /checkout")
+    assert found.services == ["checkout (2)", "inventory (1)"]
+    assert "3 Spans" in found.text and "3 Errors" in found.text, found.text
+
+
+def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace_with_the_sql_spans(
+    ui: JaegerUI, traces: JaegerTraces
+) -> None:
+    response = order("item-123")
+    assert response.status_code == 201
+    trace_id = traceresponse(response).trace_id
+    # 13 spans: checkout's 5 (its confirmation after the reply included) and inventory's 8.
+    traces.wait_for(trace_id, lambda s: len(s) == 13)
+
+    view = ui.lookup(trace_id)
+    assert view.page.url.endswith(f"/trace/{trace_id}")
+    assert view.overview()["Total Spans"] == "13"
+    rows = view.rows()
+    assert not [r for r in rows if r.error]
+    # Each SQL statement's row sits under one of inventory's request spans: the nearest
+    # shallower row above it is inventory's GET /stock/{sku} or POST /reservations.
+    sql_rows = [i for i, r in enumerate(rows) if r.operation in SQL_OPERATIONS]
+    assert len(sql_rows) == 6, rows
+    for i in sql_rows:
+        assert rows[i].service == "inventory"
+        parent = next(r for r in reversed(rows[:i]) if r.depth < rows[i].depth)
+        assert (parent.service, parent.operation) in {("inventory", "GET /stock/{sku}"), ("inventory", "POST /reservations")}, (
+            rows[i],
+            parent,
+        )
