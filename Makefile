@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke browser screenshots
+        bench bench-smoke browser screenshots w3c
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -19,6 +19,7 @@ help:
 	@echo "make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
 	@echo "make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
+	@echo "make w3c W3C_SUITE=path/to/trace-context/test   the W3C Trace Context test suite against the kit's propagation"
 	@echo "make drills         fault drills under load against the running stack (results/drills.json)"
 	@echo "make images         Docker engine, Compose and every image (stand-ins if no registry)"
 	@echo "make install        create .venv with the pinned dependencies"
@@ -117,6 +118,17 @@ bench: install up
 
 bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
+
+# The official W3C Trace Context test suite (github.com/w3c/trace-context, its test/
+# folder; not vendored: fetch it) against a kit-made service that only propagates
+# (tests/support/w3c_service.py). Strict level 2 and spec level 2: every case.
+W3C_SUITE ?=
+w3c: install
+	@test -f "$(W3C_SUITE)/test.py" || { echo "set W3C_SUITE to the test/ folder of github.com/w3c/trace-context"; exit 2; }
+	test -x build/w3c-venv/bin/python || { $(PYTHON) -m venv build/w3c-venv && build/w3c-venv/bin/pip install -q aiohttp; }
+	OTEL_SERVICE_NAME=w3c-propagation OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 $(PY) -m tests.support.w3c_service >build/w3c-service.log 2>&1 & \
+	  service=$$!; trap 'kill $$service' EXIT; sleep 3; \
+	  cd "$(W3C_SUITE)" && SPEC_LEVEL=2 STRICT_LEVEL=2 $(CURDIR)/build/w3c-venv/bin/python test.py http://127.0.0.1:5000/test
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

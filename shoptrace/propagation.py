@@ -1,8 +1,13 @@
-"""W3C Trace Context and Baggage propagators that hold to the specs' limits on hostile input.
+"""W3C Trace Context and Baggage propagators that hold to the current specs on hostile input.
 
-The SDK's propagators are lenient in two places that matter at an edge:
+The SDK's propagators differ from the specs in three places that matter at an edge:
 * two ``traceparent`` headers: the SDK continues the first; the W3C test
   suite expects a new trace, since neither can be trusted;
+* ``tracestate``: the SDK (API 1.45) parses keys by an older grammar, in which
+  a vendor key may hold one ``@`` with at most 13 characters after it, and it
+  drops the whole header for a key it rejects or a key seen twice, so valid
+  vendors' entries are lost. :func:`parse_tracestate` follows the current
+  grammar (see there);
 * ``baggage``: the SDK accepts 180 list-members; W3C Baggage sets 64 (and
   8192 bytes, which the SDK does enforce). Baggage is forwarded on every
   call checkout makes, so an oversized one would travel on.
@@ -12,18 +17,77 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Sequence
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger(__name__)
 
+#: W3C Trace Context, tracestate key: a lowercase letter or digit, then up to 255 of
+#: lowercase letters, digits, ``_ - * / @`` (vendor keys such as ``tenant@vendor`` included).
+_KEY = r"[a-z0-9][_0-9a-z\-*/@]{0,255}"
+#: ... and value: up to 256 printable ASCII characters but ``,`` and ``=``, not ending in a space.
+_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+_MEMBER = re.compile(f"({_KEY})=({_VALUE})")
+MAX_TRACESTATE_MEMBERS = 32
+#: The combined header's length over which it is not parsed at all (the SDK's bound too).
+MAX_TRACESTATE_LENGTH = 8192
 
-class StrictTraceContext(TraceContextTextMapPropagator):
+
+class ParsedTraceState(TraceState):
+    """A TraceState holding members that :func:`parse_tracestate` already checked.
+
+    The API's constructor would check each key again by its older grammar and
+    drop the vendor keys it does not know; reading and injecting (``to_header``)
+    are the API's own.
+    """
+
+    def __init__(self, entries: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__()
+        self._dict = dict(entries)
+
+
+def parse_tracestate(fields: Sequence[str]) -> TraceState:
+    """The incoming ``tracestate`` field lines, combined in order, as the current W3C rules read them.
+
+    * Multiple fields are one list, joined by commas in the order received;
+      spaces and tabs around members are ignored, and so are empty members.
+    * A key seen a second time is dropped, the first one kept (the spec lets a
+      vendor discard duplicates; forwarding both would send an invalid list).
+    * A member that is not ``key=value`` by the grammar, more than 32 members,
+      or a combined header over 8192 characters: the header "cannot be
+      parsed", and is discarded whole, as the W3C test suite's strict level
+      expects (the spec allows it; forwarding the rest would pass on a list the
+      next vendor may read differently).
+    """
+    if sum(len(f) for f in fields) + len(fields) - 1 > MAX_TRACESTATE_LENGTH:
+        return ParsedTraceState()
+    members: dict[str, str] = {}
+    count = 0
+    for field in fields:
+        for raw in field.split(","):
+            member = raw.strip(" \t")
+            if not member:
+                continue
+            match = _MEMBER.fullmatch(member)
+            count += 1
+            if match is None or count > MAX_TRACESTATE_MEMBERS:
+                return ParsedTraceState()
+            key, value = match.groups()
+            members.setdefault(key, value)
+    return ParsedTraceState(list(members.items()))
+
+
+class W3CTraceContext(TraceContextTextMapPropagator):
+    """The SDK's ``traceparent`` handling, with a new trace for two of them, and :func:`parse_tracestate`."""
+
     def extract(
         self,
         carrier: textmap.CarrierT,
@@ -33,14 +97,26 @@ class StrictTraceContext(TraceContextTextMapPropagator):
         headers = getter.get(carrier, self._TRACEPARENT_HEADER_NAME)
         if headers is not None and len(headers) > 1:
             return context if context is not None else Context()
-        return super().extract(carrier, context, getter)
+        extracted = super().extract(carrier, context, getter)
+        parent = trace.get_current_span(extracted).get_span_context()
+        fields = getter.get(carrier, self._TRACESTATE_HEADER_NAME)
+        if extracted is context or not parent.is_valid or not parent.is_remote or not fields:
+            return extracted  # no traceparent taken from this carrier, or no tracestate with it
+        parent = SpanContext(
+            trace_id=parent.trace_id,
+            span_id=parent.span_id,
+            is_remote=True,
+            trace_flags=parent.trace_flags,
+            trace_state=parse_tracestate(list(fields)),
+        )
+        return trace.set_span_in_context(NonRecordingSpan(parent), context)
 
 
 class W3CLimitedBaggage(W3CBaggagePropagator):
     _MAX_PAIRS = 64  # W3C Baggage, "Limits"
 
 
-_STRICT = {"tracecontext": StrictTraceContext, "baggage": W3CLimitedBaggage}
+_STRICT = {"tracecontext": W3CTraceContext, "baggage": W3CLimitedBaggage}
 
 
 def install() -> None:

@@ -90,6 +90,10 @@ def ready(url: str) -> bool:
     return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
 
 
+#: No order waits this long unless it waited on span export (see the Collector drill).
+EXPORT_BLOCKED_S = 2.0
+
+
 def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerTraces, record: dict[str, Any]) -> None:
     expected = spans_per_order(traces)
     with Load(duration_s=55) as load:
@@ -99,17 +103,25 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerTraces, 
         compose("start", "otel-collector")
     before, during, after = load.between(0, 10), load.between(10, 40), load.between(45, 55)
 
-    # Every order answered as usual, as fast as before.
+    # Every order answered as usual, and none waited on the exporter. One that did would
+    # wait out the exporter's retries (1 s, 2 s, 4 s... up to OTEL_EXPORTER_OTLP_TIMEOUT,
+    # 10 s); on a busy two-core machine a good order takes well under a second, so 2 s is
+    # passed only by a blocked request. (A bound on p99 against the minute before failed
+    # once with other work on the machine: the percentiles are reported, not asserted.)
     assert {r.outcome for r in load.results} == {201}
-    assert p(during, 99) < max(2 * p(before, 99), p(before, 99) + 0.05), (p(before, 99), p(during, 99))
+    slowest = max(r.latency_s for r in during)
+    assert slowest < EXPORT_BLOCKED_S, f"an order took {slowest:.2f} s while the Collector was down"
     # After the restart, new traces arrive whole.
     time.sleep(3)
     assert missing_spans(traces, after, expected) == 0
     lost = missing_spans(traces, during, expected)
     record["collector_down_30s"] = {
         "orders": len(load.results),
+        "p50_before_ms": round(p(before, 50) * 1000, 1),
         "p99_before_ms": round(p(before, 99) * 1000, 1),
+        "p50_during_ms": round(p(during, 50) * 1000, 1),
         "p99_during_ms": round(p(during, 99) * 1000, 1),
+        "max_during_ms": round(slowest * 1000, 1),
         "spans_made_while_down": expected * len(during),
         "spans_lost": lost,
     }
