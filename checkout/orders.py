@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 
-from checkout.inventory_client import Deadline, InventoryClient, InventoryNotReached
+from checkout.inventory_client import InventoryClient
 from shoptrace.background import BackgroundWork
-from shoptrace.errors import InventoryFailed, InventoryTimeout, InventoryUnavailable
+from shoptrace.upstream import Deadline, UpstreamError
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -50,10 +50,9 @@ class OrderService:
         trace.get_current_span().set_attribute("shoptrace.stock.available", stock.available)
         try:
             await self.inventory.reserve(sku, quantity, order.order_id, deadline)
-        except InventoryNotReached:
-            raise
-        except (InventoryTimeout, InventoryFailed, InventoryUnavailable):
-            self.background.start("release reservation", self._release(order))
+        except UpstreamError as exc:
+            if exc.may_have_arrived:  # the answer was lost, not the request: undo what it may have done
+                self.background.start("release reservation", self._release(order))
             raise
         log.info("order %s placed: %d of %s", order.order_id, quantity, sku)
         self.background.start("order confirmation", self._confirm(order))
@@ -71,7 +70,7 @@ class OrderService:
             try:
                 released = await self.inventory.release(order.order_id, Deadline(RELEASE_ATTEMPT_S))
                 break
-            except (InventoryTimeout, InventoryUnavailable, InventoryFailed) as exc:
+            except UpstreamError as exc:
                 log.warning("release of reservation %s failed, retrying: %s", order.order_id, exc.message)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 1.0)

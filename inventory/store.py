@@ -30,7 +30,7 @@ from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import TracerProvider
 
-from shoptrace.errors import OutOfStock, ReservationConflict, UnknownReservation, UnknownSku
+from inventory.errors import OutOfStock, ReservationConflict, UnknownReservation, UnknownSku
 
 T = TypeVar("T")
 

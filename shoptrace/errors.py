@@ -5,7 +5,8 @@ Every error either service answers is JSON of one shape::
     {"error": CODE, "message": TEXT, "trace_id": HEX32, "trace_url": JAEGER_UI_URL/trace/HEX32}
 
 (the two trace fields are null when tracing is off). Business code raises an
-:class:`ApiError` subclass; FastAPI's validation errors, Starlette's 404/405
+:class:`ApiError` subclass (each service's domain errors live in that service:
+``inventory/errors.py``, ``checkout/errors.py``); FastAPI's validation errors, Starlette's 404/405
 and any unhandled exception are mapped here too, so no request ever sees a
 stack trace or a framework's own error format.
 """
@@ -44,36 +45,8 @@ class InvalidRequest(ApiError):
     status, code = 422, "invalid_request"
 
 
-class UnknownSku(ApiError):
-    status, code = 404, "unknown_sku"
-
-
-class OutOfStock(ApiError):
-    status, code = 409, "out_of_stock"
-
-
-class ReservationConflict(ApiError):
-    status, code = 409, "reservation_conflict"
-
-
-class UnknownReservation(ApiError):
-    status, code = 404, "unknown_reservation"
-
-
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
-
-
-class InventoryFailed(ApiError):
-    status, code = 502, "inventory_failed"
-
-
-class InventoryUnavailable(ApiError):
-    status, code = 503, "inventory_unavailable"
-
-
-class InventoryTimeout(ApiError):
-    status, code = 504, "inventory_timeout"
 
 
 #: Starlette's own HTTP errors (no route, wrong method...) by status.

@@ -25,7 +25,7 @@ from shoptrace.telemetry import FASTAPI_NATIVE_OFF, Telemetry
 log = logging.getLogger(__name__)
 
 #: uvicorn closes idle keep-alive connections after this many seconds. The
-#: callers' pools (see checkout.inventory_client) expire theirs sooner, so a
+#: callers' pools (see shoptrace.upstream) expire theirs sooner, so a
 #: request is never sent on a connection the server is just closing.
 KEEP_ALIVE_S = 15
 
