@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke browser screenshots w3c
+        bench bench-smoke browser screenshots w3c lint
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -16,6 +16,7 @@ help:
 	@echo "make logs           follow the stack's logs"
 	@echo "make test           run every test: services, container checks, end to end"
 	@echo "make test-services  the services' tests only (no containers)"
+	@echo "make lint           ruff (rules, import order, format) on the whole tree; mypy --strict on the services"
 	@echo "make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
 	@echo "make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
@@ -51,6 +52,12 @@ run-inventory: install
 
 run-checkout: install
 	$(PY) -m checkout
+
+# pyproject.toml's [tool.ruff] and [tool.mypy] say what is checked, and why.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test-services: install
 	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills
@@ -93,10 +100,10 @@ drills: install
 check-containers: images
 	scripts/check-containers.sh
 
-# Everything: the services' tests, the static checks, then the stack is started,
+# Everything: lint, the services' tests, the static checks, then the stack is started,
 # tested end to end, drilled, benchmarked briefly (a smoke: nothing asserted on
 # speed), and stopped again (its volumes are kept).
-test: test-services check-containers up
+test: lint test-services check-containers up
 	$(MAKE) e2e drills bench-smoke; status=$$?; docker compose down; exit $$status
 
 # --- exploring: explore/ and examples/pitfalls (README: "Walkthrough", docs/pitfalls.md)

@@ -29,7 +29,11 @@ from bench.summary import summarize, targets
 
 def machine() -> dict[str, Any]:
     cpu_model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor() or "unknown",
     )
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -52,7 +56,10 @@ def print_table(results: dict[str, Any]) -> None:
     for step, per_variant in results["summary"]["steps"].items():
         for variant, cell in per_variant.items():
             lat = cell["latency_ms"]
-            print(f"{step:<15} {variant:<10} {cell['rps']:8.1f} req/s   p50 {lat['p50']:7.2f}  p99 {lat['p99']:7.2f}  p99.9 {lat['p99_9']:7.2f} ms")
+            print(
+                f"{step:<15} {variant:<10} {cell['rps']:8.1f} req/s   "
+                f"p50 {lat['p50']:7.2f}  p99 {lat['p99']:7.2f}  p99.9 {lat['p99_9']:7.2f} ms"
+            )
     for name, value in results["summary"]["ratios"].items():
         print(f"{name:<40} {value}")
     for row in results["targets"]:

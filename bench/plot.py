@@ -45,7 +45,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
             cell = steps.get(step, {}).get(variant)
             if cell:
                 rate = f"{cell['rps']:.0f} req/s"
-                ax.plot(LATENCIES, [cell["latency_ms"][p] for p in LATENCIES], "o-", color=COLOURS[variant], label=f"{variant} ({rate})")
+                ax.plot(
+                    LATENCIES,
+                    [cell["latency_ms"][p] for p in LATENCIES],
+                    "o-",
+                    color=COLOURS[variant],
+                    label=f"{variant} ({rate})",
+                )
         ax.set_yscale("log")
         ax.set_ylabel("latency, ms (median over rounds)")
         ax.set_xticks(range(len(LATENCIES)), [p.replace("_", ".") for p in LATENCIES])

@@ -134,7 +134,9 @@ class Bench:
     def _cpu(self, pair: Pair) -> dict[str, float]:
         return {**{name: service.cpu_s() for name, service in pair.services().items()}, **self._pipeline_cpu()}
 
-    def load(self, pair: Pair, endpoint: Endpoint, duration_s: float, delay_ms: float = 0.0) -> tuple[LoadResult, dict[str, float]]:
+    def load(
+        self, pair: Pair, endpoint: Endpoint, duration_s: float, delay_ms: float = 0.0
+    ) -> tuple[LoadResult, dict[str, float]]:
         """One wrk run, and the CPU seconds each process spent during it."""
         service = pair.services()[endpoint.service]
         before = self._cpu(pair)

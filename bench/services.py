@@ -133,7 +133,12 @@ def running_pair(variant: str, endpoints: Endpoints, work_dir: Path, db_name: st
         "inventory",
         endpoints.inventory_port,
         command,
-        {**base, "OTEL_SERVICE_NAME": "bench-inventory", "INVENTORY_PORT": str(endpoints.inventory_port), "INVENTORY_DB": str(db)},
+        {
+            **base,
+            "OTEL_SERVICE_NAME": "bench-inventory",
+            "INVENTORY_PORT": str(endpoints.inventory_port),
+            "INVENTORY_DB": str(db),
+        },
         work_dir,
     )
     started = [inventory]

@@ -82,12 +82,24 @@ def targets(
         return None if value is None else value <= goal
 
     measured = [
-        row("checkout throughput, traced / untraced", ">= 0.90", ratios["checkout_rps_traced_vs_untraced"],
-            at_least(ratios["checkout_rps_traced_vs_untraced"], 0.90)),
-        row("checkout p99 at a fixed rate, traced / untraced", "<= 1.15", ratios["checkout_fixed_p99_traced_vs_untraced"],
-            at_most(ratios["checkout_fixed_p99_traced_vs_untraced"], 1.15)),
-        row("inventory throughput, traced / untraced", ">= 0.75", ratios["inventory_rps_traced_vs_untraced"],
-            at_least(ratios["inventory_rps_traced_vs_untraced"], 0.75)),
+        row(
+            "checkout throughput, traced / untraced",
+            ">= 0.90",
+            ratios["checkout_rps_traced_vs_untraced"],
+            at_least(ratios["checkout_rps_traced_vs_untraced"], 0.90),
+        ),
+        row(
+            "checkout p99 at a fixed rate, traced / untraced",
+            "<= 1.15",
+            ratios["checkout_fixed_p99_traced_vs_untraced"],
+            at_most(ratios["checkout_fixed_p99_traced_vs_untraced"], 1.15),
+        ),
+        row(
+            "inventory throughput, traced / untraced",
+            ">= 0.75",
+            ratios["inventory_rps_traced_vs_untraced"],
+            at_least(ratios["inventory_rps_traced_vs_untraced"], 0.75),
+        ),
         row("RSS of each service after load", "<= 100 MB", rss_max, rss_max <= 100),
         row("docker compose up --wait, built images", "<= 20 s", up_s, at_most(up_s, 20.0)),
     ]
@@ -98,7 +110,10 @@ def targets(
             None if growth is None else max(growth.values()) <= SOAK_GROWTH_TOLERANCE_MB)
     )  # fmt: skip
     if loss is None:
-        return measured + [row("spans lost at full speed", "0", None, None), row("trace whole in Jaeger, p95", "<= 1 s", None, None)]
+        return measured + [
+            row("spans lost at full speed", "0", None, None),
+            row("trace whole in Jaeger, p95", "<= 1 s", None, None),
+        ]
     ttq = loss["time_to_queryable"]
     return measured + [
         row(f"spans lost, checkout flat out for {loss['duration_s']:g} s", "0",

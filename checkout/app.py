@@ -68,8 +68,6 @@ def create_app(settings: CheckoutSettings, telemetry: Telemetry) -> FastAPI:
     async def checkout(request: CheckoutRequest) -> CheckoutResponse:
         assert orders is not None
         order = await orders.place(request.sku, request.quantity)
-        return CheckoutResponse(
-            order_id=order.order_id, sku=order.sku, quantity=order.quantity, trace_id=current_ids()[0]
-        )
+        return CheckoutResponse(order_id=order.order_id, sku=order.sku, quantity=order.quantity, trace_id=current_ids()[0])
 
     return app

@@ -214,6 +214,5 @@ class JaegerClient:
     def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code >= 400:
             raise JaegerError(
-                f"Jaeger at {self.api_url} answered {response.status_code} to {response.request.url.path}: "
-                f"{response.text[:200]}"
+                f"Jaeger at {self.api_url} answered {response.status_code} to {response.request.url.path}: {response.text[:200]}"
             )

@@ -105,8 +105,16 @@ async def _order(client: httpx.AsyncClient, sku: str, load_started: float) -> Re
     return Result(sku, response.status_code, latency, trace_url, started - load_started, _trace_id(response))
 
 
-async def run(url: str, duration_s: float, rate: float, mix: dict[str, float], concurrency: int,
-              timeout_s: float, seed: int | None, console: Console) -> list[Result]:
+async def run(
+    url: str,
+    duration_s: float,
+    rate: float,
+    mix: dict[str, float],
+    concurrency: int,
+    timeout_s: float,
+    seed: int | None,
+    console: Console,
+) -> list[Result]:
     """Send ``rate`` orders a second for ``duration_s``, at most ``concurrency`` in flight, and wait for all."""
     rng = random.Random(seed)
     skus, weights = list(mix), list(mix.values())
@@ -117,8 +125,13 @@ async def run(url: str, duration_s: float, rate: float, mix: dict[str, float], c
     failed = 0
 
     progress = Progress(
-        TextColumn("[bold]load"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]load"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
@@ -164,8 +177,13 @@ def report(results: list[Result], wall_s: float, links: int = 3) -> Group:
     def row(label: str, group: list[Result], style: str = "") -> None:
         p50, p90, p99 = percentiles([r.latency_s for r in group])
         skus = ", ".join(f"{sku} {n}" for sku, n in Counter(r.sku for r in group).most_common())
-        table.add_row(Text(label, style=style), str(len(group)), f"{len(group) / len(results):.0%}", skus,
-                      *(f"{v * 1000:,.0f} ms" for v in (p50, p90, p99)))
+        table.add_row(
+            Text(label, style=style),
+            str(len(group)),
+            f"{len(group) / len(results):.0%}",
+            skus,
+            *(f"{v * 1000:,.0f} ms" for v in (p50, p90, p99)),
+        )
 
     outcomes = sorted({r.outcome for r in results}, key=str)
     for outcome in outcomes:
@@ -177,7 +195,9 @@ def report(results: list[Result], wall_s: float, links: int = 3) -> Group:
     parts: list[Text | Table] = [table]
     failed = [r for r in results if r.failed and r.trace_url]
     if failed:
-        parts.append(Text(f"\nfailed requests to open ({min(links, len(failed))} of {sum(r.failed for r in results)}):", style="bold"))
+        parts.append(
+            Text(f"\nfailed requests to open ({min(links, len(failed))} of {sum(r.failed for r in results)}):", style="bold")
+        )
         # The latest failures of different kinds first: the most varied stories to read.
         shown: list[Result] = []
         for result in sorted(failed, key=lambda r: str(r.outcome)):
@@ -191,10 +211,20 @@ def report(results: list[Result], wall_s: float, links: int = 3) -> Group:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="shoptrace-load", description="Drive checkout at a steady rate with a mix of SKUs.")
-    parser.add_argument("--url", default=os.environ.get("CHECKOUT_URL", "http://localhost:8080"), help="checkout (default: CHECKOUT_URL, else http://localhost:8080)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("CHECKOUT_URL", "http://localhost:8080"),
+        help="checkout (default: CHECKOUT_URL, else http://localhost:8080)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, metavar="SECONDS", help="how long to send (default: 10)")
     parser.add_argument("--rate", type=float, default=20.0, metavar="PER_SECOND", help="orders per second (default: 20)")
-    parser.add_argument("--mix", type=parse_mix, default=parse_mix(DEFAULT_MIX), metavar="SKU=WEIGHT,...", help=f"SKUs and their weights (default: {DEFAULT_MIX})")
+    parser.add_argument(
+        "--mix",
+        type=parse_mix,
+        default=parse_mix(DEFAULT_MIX),
+        metavar="SKU=WEIGHT,...",
+        help=f"SKUs and their weights (default: {DEFAULT_MIX})",
+    )
     parser.add_argument("--concurrency", type=int, default=100, help="most requests in flight at once (default: 100)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default: 10)")
     parser.add_argument("--seed", type=int, default=None, help="fix the random SKU sequence")

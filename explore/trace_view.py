@@ -43,11 +43,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("trace_id", nargs="?", help="32 hex digits: the trace_id of an error body, or of a traceresponse header")
     parser.add_argument("--last-error", action="store_true", help="show the most recent failing trace instead")
     parser.add_argument("--service", default="checkout", help="whose failing traces --last-error searches (default: checkout)")
-    parser.add_argument("--lookback", type=float, default=60, metavar="MINUTES", help="how far back --last-error searches (default: 60)")
-    parser.add_argument("--jaeger", default=None, metavar="URL", help=f"Jaeger's address (default: JAEGER_URL, else JAEGER_UI_URL, else {jaeger_url()})")
-    parser.add_argument("--logs", nargs="+", type=Path, metavar="FILE", help="read logs from these files (services run by hand) instead of `docker compose logs`; default: SHOPTRACE_LOGS")
+    parser.add_argument(
+        "--lookback", type=float, default=60, metavar="MINUTES", help="how far back --last-error searches (default: 60)"
+    )
+    parser.add_argument(
+        "--jaeger",
+        default=None,
+        metavar="URL",
+        help=f"Jaeger's address (default: JAEGER_URL, else JAEGER_UI_URL, else {jaeger_url()})",
+    )
+    parser.add_argument(
+        "--logs",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="read logs from these files (services run by hand) instead of `docker compose logs`; default: SHOPTRACE_LOGS",
+    )
     parser.add_argument("--no-logs", action="store_true", help="show the trace only")
-    parser.add_argument("--wait", type=float, default=3.0, metavar="SECONDS", help="how long to wait for a trace still on its way (default: 3)")
+    parser.add_argument(
+        "--wait", type=float, default=3.0, metavar="SECONDS", help="how long to wait for a trace still on its way (default: 3)"
+    )
     args = parser.parse_args(argv)
     if bool(args.trace_id) == args.last_error:
         parser.error("give a trace id or --last-error (one of the two)")

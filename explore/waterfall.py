@@ -72,9 +72,16 @@ def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False) 
         return text
 
     def cells(span: Span) -> list[RenderableType]:
-        where: list[RenderableType] = [] if compact else [Text(span.service, style=colours[span.service]), f"+{_ms(span.start_ns - start)}"]
-        bar = Bar(size=total, begin=span.start_ns - start, end=max(span.end_ns, span.start_ns + 1) - start,
-                  width=bar_width, color="red" if span.status == "ERROR" else colours[span.service])
+        where: list[RenderableType] = (
+            [] if compact else [Text(span.service, style=colours[span.service]), f"+{_ms(span.start_ns - start)}"]
+        )
+        bar = Bar(
+            size=total,
+            begin=span.start_ns - start,
+            end=max(span.end_ns, span.start_ns + 1) - start,
+            width=bar_width,
+            color="red" if span.status == "ERROR" else colours[span.service],
+        )
         return [*where, _ms(span.duration_ns), Text(span.status, style=_STATUS_STYLE.get(span.status, "")), bar]
 
     headers = ([] if compact else ["service", "start"]) + ["duration", "status", f"0 … {_ms(total)}"]
@@ -88,7 +95,7 @@ def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False) 
     def row(first: RenderableType, level: int, rest: list[RenderableType], header: bool = False) -> Table:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(width=name_width - _TREE_INDENT * level, no_wrap=True)
-        for title, width in zip(headers, widths):
+        for title, width in zip(headers, widths, strict=True):
             grid.add_column(width=width, no_wrap=True, justify="right" if title in right else "left")
         grid.add_row(first, *rest, style="bold" if header else "")
         return grid
@@ -132,7 +139,8 @@ def summary(trace_id: str, spans: list[Span], link: str) -> Text:
     errors = sum(1 for s in spans if s.status == "ERROR")
     services = ", ".join(sorted({s.service for s in spans}))
     text = Text.assemble(
-        ("trace ", "bold"), (trace_id, "bold cyan"),
+        ("trace ", "bold"),
+        (trace_id, "bold cyan"),
         f"  {len(spans)} spans in {services}, {_ms(total)}, ",
         (f"{errors} in error" if errors else "no errors", "bold red" if errors else "green"),
     )

@@ -56,9 +56,7 @@ def create_app(settings: InventorySettings, telemetry: Telemetry) -> FastAPI:
     @app.post("/reservations", status_code=201, response_model=Reservation)
     async def reserve(
         body: ReservationRequest,
-        idempotency_key: Annotated[
-            str | None, Header(alias=IDEMPOTENCY_KEY_HEADER, pattern=RESERVATION_ID_PATTERN)
-        ] = None,
+        idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER, pattern=RESERVATION_ID_PATTERN)] = None,
     ) -> Reservation:
         await faults.apply(body.sku)
         record = await store.reserve(body.sku, body.quantity, idempotency_key)
@@ -72,4 +70,3 @@ def create_app(settings: InventorySettings, telemetry: Telemetry) -> FastAPI:
         return Reservation(**record.__dict__)
 
     return app
-

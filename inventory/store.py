@@ -86,9 +86,7 @@ class InventoryStore:
             with suppress_instrumentation():
                 conn = self._connection()
                 conn.executescript(_SCHEMA)
-                conn.executemany(
-                    "INSERT OR IGNORE INTO stock (sku, available) VALUES (?, ?)", SEED_CATALOG.items()
-                )
+                conn.executemany("INSERT OR IGNORE INTO stock (sku, available) VALUES (?, ?)", SEED_CATALOG.items())
 
         await self._run(create)
 
@@ -113,9 +111,7 @@ class InventoryStore:
 
     async def available(self, sku: str) -> int:
         def query() -> int:
-            row = self._connection().cursor().execute(
-                "SELECT available FROM stock WHERE sku = ?", (sku,)
-            ).fetchone()
+            row = self._connection().cursor().execute("SELECT available FROM stock WHERE sku = ?", (sku,)).fetchone()
             if row is None:
                 raise UnknownSku(f"no such SKU: {sku}")
             return int(row[0])
@@ -136,9 +132,7 @@ class InventoryStore:
             cur = conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.execute(
-                    "SELECT sku, quantity, status FROM reservations WHERE reservation_id = ?", (rid,)
-                )
+                cur.execute("SELECT sku, quantity, status FROM reservations WHERE reservation_id = ?", (rid,))
                 existing = cur.fetchone()
                 if existing is not None:
                     if existing[2] == "released":
@@ -150,8 +144,7 @@ class InventoryStore:
                     cur.execute("COMMIT")
                     return record
                 cur.execute(
-                    "UPDATE stock SET available = available - ? WHERE sku = ? AND available >= ?"
-                    " RETURNING available",
+                    "UPDATE stock SET available = available - ? WHERE sku = ? AND available >= ? RETURNING available",
                     (quantity, sku, quantity),
                 )
                 row = cur.fetchone()
@@ -188,17 +181,14 @@ class InventoryStore:
                 existing = cur.fetchone()
                 if existing is None:
                     cur.execute(
-                        "INSERT INTO reservations (reservation_id, sku, quantity, status)"
-                        " VALUES (?, NULL, 0, 'released')",
+                        "INSERT INTO reservations (reservation_id, sku, quantity, status) VALUES (?, NULL, 0, 'released')",
                         (reservation_id,),
                     )
                     cur.execute("COMMIT")
                     return None
                 sku, quantity, status = existing
                 if status == "held":
-                    cur.execute(
-                        "UPDATE stock SET available = available + ? WHERE sku = ?", (quantity, sku)
-                    )
+                    cur.execute("UPDATE stock SET available = available + ? WHERE sku = ?", (quantity, sku))
                     cur.execute(
                         "UPDATE reservations SET status = 'released' WHERE reservation_id = ?",
                         (reservation_id,),

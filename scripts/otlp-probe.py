@@ -7,6 +7,7 @@ Needs opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http, e.g.
   /tmp/otelprobe/bin/pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
   /tmp/otelprobe/bin/python scripts/otlp-probe.py --check
 """
+
 import argparse
 import json
 import sys
@@ -14,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -46,9 +46,7 @@ def main() -> int:
         trace_id = args.trace_id
     else:
         provider = TracerProvider(resource=Resource.create({"service.name": args.service}))
-        provider.add_span_processor(
-            SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{args.endpoint}/v1/traces"))
-        )
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{args.endpoint}/v1/traces")))
         with provider.get_tracer("shoptrace.probe").start_as_current_span("probe-span") as span:
             span.set_attribute("probe.time", time.time())
             trace_id = format(span.get_span_context().trace_id, "032x")
@@ -61,12 +59,7 @@ def main() -> int:
     while time.monotonic() < deadline:
         data = fetch_trace(args.jaeger, trace_id)
         if data:
-            spans = [
-                s["name"]
-                for rs in data["result"]["resourceSpans"]
-                for ss in rs["scopeSpans"]
-                for s in ss["spans"]
-            ]
+            spans = [s["name"] for rs in data["result"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
             print(f"found in Jaeger: trace {trace_id} spans={spans}")
             return 0
         time.sleep(0.5)

@@ -104,9 +104,7 @@ _LEADING_FIELDS = ("time", "level", "service", "logger", "message", "trace_id", 
 class _Formatter(JsonFormatter):
     """Names and orders the fields as the services' log contract does (``time``, ``level``...)."""
 
-    def add_fields(
-        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         fields: dict[str, Any] = {}
         super().add_fields(fields, record, message_dict)
         fields["level"] = record.levelname.lower()

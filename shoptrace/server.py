@@ -119,4 +119,3 @@ def serve(app: FastAPI, service: str, port_variable: str, default_port: int) -> 
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
     )
-

@@ -13,10 +13,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import asgi_getter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -27,7 +29,7 @@ from opentelemetry.instrumentation.propagators import (
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -84,22 +86,34 @@ def _resource(default_service_name: str) -> Resource:
     return resource
 
 
-def _exporter() -> SpanExporter:
-    """The OTLP exporter for OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, http/protobuf by default."""
+def _exporter() -> SpanExporter | None:
+    """The exporter OTEL_TRACES_EXPORTER names: ``otlp`` (the default), ``console`` or ``none``.
+
+    For ``otlp``, OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL chooses http/protobuf (the
+    default) or grpc; endpoint, headers, timeout and compression come from
+    OTEL_EXPORTER_OTLP_*. ``none`` still makes spans (trace ids, ``traceresponse``,
+    propagation) but sends them nowhere.
+    """
+    name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
+    if name == "none":
+        return None
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name != "otlp":
+        raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported: use otlp, console or none")
     protocol = os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
     )
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    elif protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    else:
-        raise ValueError(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf or grpc"
-        )
-    # Endpoint, headers, timeout and compression come from OTEL_EXPORTER_OTLP_*.
-    return OTLPSpanExporter()
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter()
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        return HttpExporter()
+    raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf or grpc")
 
 
 def _sdk_disabled() -> bool:
@@ -204,7 +218,8 @@ class _UntrustedCallerMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            caller = trace.get_current_span(propagate.extract(scope, getter=asgi_getter)).get_span_context()
+            carrier: dict[str, Any] = dict(scope)  # asgi_getter reads a dict; scope is a MutableMapping
+            caller = trace.get_current_span(propagate.extract(carrier, getter=asgi_getter)).get_span_context()
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in _TRACE_HEADERS]
             if caller.is_valid:
@@ -228,7 +243,7 @@ def _on_server_span(span: Span, scope: dict[str, object]) -> None:
 
 
 #: Pass as ``FastAPI(telemetry=FASTAPI_NATIVE_OFF)``: see :meth:`Telemetry.instrument_app`.
-FASTAPI_NATIVE_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+FASTAPI_NATIVE_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def setup(default_service_name: str) -> Telemetry:
@@ -247,11 +262,13 @@ def setup(default_service_name: str) -> Telemetry:
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
     max_queue_size = None if "OTEL_BSP_MAX_QUEUE_SIZE" in os.environ else DEFAULT_MAX_QUEUE_SIZE
-    provider.add_span_processor(
-        BatchSpanProcessor(_exporter(), schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
-    )
+    exporter = _exporter()
+    if exporter is not None:
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
+        )
     trace.set_tracer_provider(provider)
     propagation.install()
     # Every traced response says which trace it belongs to: a curl shows the id to open.
-    set_global_response_propagator(TraceResponsePropagator())
+    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]  # contrib has no hints
     return Telemetry(service_name=service_name, provider=provider)

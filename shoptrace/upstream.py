@@ -139,9 +139,7 @@ class UpstreamClient:
         try:
             return await self._http.request(method, path, timeout=httpx.Timeout(left), **kwargs)  # type: ignore[arg-type]
         except httpx.TimeoutException as exc:
-            raise self.timeout(
-                f"{self.name} did not answer within {deadline.budget_s:g} s ({type(exc).__name__})"
-            ) from exc
+            raise self.timeout(f"{self.name} did not answer within {deadline.budget_s:g} s ({type(exc).__name__})") from exc
         except httpx.ConnectError as exc:
             raise self.unavailable(f"{self.name} unreachable: {exc}", may_have_arrived=False) from exc
         except httpx.TransportError as exc:

@@ -13,7 +13,6 @@ from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_por
 from tests.support.recording_inventory import RecordingInventory
 
 
-
 @dataclass(frozen=True)
 class Budgets:
     """INVENTORY_TIMEOUT_S and INVENTORY_SLOW_S of the services under test."""
@@ -96,9 +95,7 @@ def inventory(sink: OtlpSink, log_dir: Path, session_processes: list[ServiceProc
 
 
 @pytest.fixture(scope="session")
-def checkout(
-    sink: OtlpSink, log_dir: Path, inventory: ServiceProcess, session_processes: list[ServiceProcess]
-) -> ServiceProcess:
+def checkout(sink: OtlpSink, log_dir: Path, inventory: ServiceProcess, session_processes: list[ServiceProcess]) -> ServiceProcess:
     return _spawner(sink, log_dir, session_processes)("checkout", inventory_url=inventory.url)
 
 

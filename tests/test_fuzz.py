@@ -34,9 +34,7 @@ def assert_well_behaved(case: schemathesis.Case, status: int, body: bytes) -> No
         assert TRACE_ID.match(error["trace_id"]), error
 
 
-fuzz = settings(
-    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
-)
+fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 
 
 def fuzz_every_operation(service: ServiceProcess) -> int:

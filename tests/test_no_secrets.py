@@ -16,9 +16,7 @@ def test_headers_query_and_body_values_stay_out_of_spans_and_logs(
     headers = {"authorization": f"Bearer {SECRETS[0]}", "cookie": f"session={SECRETS[1]}"}
     trace_ids = []
     for body in ({"sku": "item-123"}, {"sku": "item-123", "card": SECRETS[3]}, {"sku": "fault-crash"}):
-        response = httpx.post(
-            f"{checkout.url}/checkout", params={"email": SECRETS[2]}, json=body, headers=headers, timeout=10
-        )
+        response = httpx.post(f"{checkout.url}/checkout", params={"email": SECRETS[2]}, json=body, headers=headers, timeout=10)
         assert response.status_code in (201, 422, 502)
         assert not [s for s in SECRETS if s in response.text]
         trace_ids.append(response.json()["trace_id"])

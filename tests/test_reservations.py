@@ -23,9 +23,7 @@ def test_concurrent_checkouts_never_oversell(spawn: Spawn) -> None:
     async def storm() -> list[int]:
         limits = httpx.Limits(max_connections=200)
         async with httpx.AsyncClient(base_url=checkout.url, timeout=60, limits=limits) as client:
-            responses = await asyncio.gather(
-                *(client.post("/checkout", json={"sku": "limited-edition"}) for _ in range(200))
-            )
+            responses = await asyncio.gather(*(client.post("/checkout", json={"sku": "limited-edition"}) for _ in range(200)))
         return [r.status_code for r in responses]
 
     statuses = asyncio.run(storm())
@@ -48,7 +46,9 @@ def test_a_reservation_is_idempotent_and_can_be_released(inventory: ServiceProce
     assert available(inventory, "item-123") == before
     # Releasing twice gives nothing back twice; reserving a released key is refused.
     assert httpx.delete(f"{inventory.url}/reservations/{key}").status_code == 200
-    refused = httpx.post(f"{inventory.url}/reservations", json={"sku": "item-123", "quantity": 4}, headers={"Idempotency-Key": key})
+    refused = httpx.post(
+        f"{inventory.url}/reservations", json={"sku": "item-123", "quantity": 4}, headers={"Idempotency-Key": key}
+    )
     assert refused.status_code == 409 and refused.json()["error"] == "reservation_conflict"
     assert available(inventory, "item-123") == before
 
@@ -59,7 +59,9 @@ def test_a_reservation_released_before_it_arrives_is_refused(inventory: ServiceP
     before = available(inventory, "limited-edition")
     gone = httpx.delete(f"{inventory.url}/reservations/{key}")
     assert gone.status_code == 404 and gone.json()["error"] == "unknown_reservation"
-    late = httpx.post(f"{inventory.url}/reservations", json={"sku": "limited-edition", "quantity": 1}, headers={"Idempotency-Key": key})
+    late = httpx.post(
+        f"{inventory.url}/reservations", json={"sku": "limited-edition", "quantity": 1}, headers={"Idempotency-Key": key}
+    )
     assert late.status_code == 409
     assert available(inventory, "limited-edition") == before
 

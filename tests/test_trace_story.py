@@ -50,7 +50,12 @@ def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceUnderTest
 
     spans = traces.wait_for(
         trace_id,
-        lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)) and bool(select(s, name="render receipt")) and bool(select(s, name="confirm order")),
+        lambda s: (
+            len(inventory_servers(s)) == 2
+            and bool(checkout_server(s))
+            and bool(select(s, name="render receipt"))
+            and bool(select(s, name="confirm order"))
+        ),
     )
 
     # checkout's SERVER span is the root; the traceresponse header names it.
@@ -192,9 +197,7 @@ def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceUnderTest, trac
     assert one(spans, service="checkout", kind="CLIENT").attributes["http.response.status_code"] == 404
 
 
-def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(
-    spawn: Spawn, traces: SpanSource
-) -> None:
+def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(spawn: Spawn, traces: SpanSource) -> None:
     lonely = spawn("checkout", OTEL_SERVICE_NAME="checkout-alone")  # its INVENTORY_URL points at a closed port
     assert_inventory_down_story(lonely, traces)
 
@@ -238,7 +241,9 @@ MALFORMED_TRACEPARENTS = {
 }
 
 
-def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(
+    checkout: ServiceUnderTest, traces: SpanSource
+) -> None:
     for case, header in MALFORMED_TRACEPARENTS.items():
         response = place(checkout, "item-123", headers={"traceparent": header})
         assert response.status_code == 201, case
@@ -258,7 +263,8 @@ def test_health_checks_are_never_traced(checkout: ServiceProcess, inventory: Ser
     response = place(checkout, "item-123")
     sink.store.wait_for(trace_of(response), lambda s: len(inventory_servers(s)) == 2)
     probed = [
-        s for s in sink.store.all()
+        s
+        for s in sink.store.all()
         if s.attributes.get("url.path") in ("/healthz", "/readyz")
         or s.attributes.get("url.full", "").endswith(("/healthz", "/readyz"))
         or s.attributes.get("db.query.text") == "SELECT 1"

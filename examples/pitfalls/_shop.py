@@ -112,8 +112,9 @@ def inventory_app(recorder: Recorder) -> _OwnProcess:
         return JSONResponse({"sku": request.path_params["sku"], "available": 7})
 
     app = Starlette(routes=[Route("/stock/{sku}", stock)])
-    return _OwnProcess(OpenTelemetryMiddleware(
-        app, tracer_provider=recorder.provider("inventory"), exclude_spans=["receive", "send"]))
+    return _OwnProcess(
+        OpenTelemetryMiddleware(app, tracer_provider=recorder.provider("inventory"), exclude_spans=["receive", "send"])
+    )
 
 
 def inventory_client(recorder: Recorder, instrumented: bool = True) -> httpx.AsyncClient:
@@ -157,8 +158,10 @@ def show(title: str, lesson: str, broken: Outcome, fixed: Outcome, console: Cons
     console = console or wide_console(200)
 
     def column(outcome: Outcome, style: str) -> Panel:
-        boxes = [Panel(render_trace(spans, bar_width=12, compact=True), title=f"trace {trace_id[:8]}…", title_align="left")
-                 for trace_id, spans in outcome.traces.items()]
+        boxes = [
+            Panel(render_trace(spans, bar_width=12, compact=True), title=f"trace {trace_id[:8]}…", title_align="left")
+            for trace_id, spans in outcome.traces.items()
+        ]
         return Panel(Group(*boxes), title=f"{outcome.label}: {outcome.verdict()}", title_align="left", border_style=style)
 
     side_by_side = Table.grid(expand=True, padding=(0, 1))

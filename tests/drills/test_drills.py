@@ -10,8 +10,8 @@ import asyncio
 import io
 import statistics
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 

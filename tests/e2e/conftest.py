@@ -26,9 +26,7 @@ JAEGER_URL = "http://127.0.0.1:16686"
 
 
 def compose(*args: str, timeout_s: float = 120) -> str:
-    result = subprocess.run(
-        ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=True
-    )
+    result = subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=True)
     return result.stdout
 
 

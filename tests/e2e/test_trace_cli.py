@@ -17,7 +17,11 @@ from tests.support.traces import select
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": COLUMNS},
     )
 
@@ -64,12 +68,17 @@ def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(t
         "query.start_time_max": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60)),
         "query.num_traces": "1000",
     }
-    by_error = httpx.get(f"{traces.api_url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10)
+    by_error = httpx.get(
+        f"{traces.api_url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10
+    )
     assert by_error.status_code == 200
     assert failing in by_error.text and good in by_error.text  # the filter is not applied
 
-    legacy = httpx.get(f"{traces.api_url}/api/traces", timeout=10, params={
-        "service": "checkout", "tags": '{"error":"true"}', "lookback": "1h", "limit": "1000"})
+    legacy = httpx.get(
+        f"{traces.api_url}/api/traces",
+        timeout=10,
+        params={"service": "checkout", "tags": '{"error":"true"}', "lookback": "1h", "limit": "1000"},
+    )
     assert legacy.status_code == 200
     found = {t["traceID"] for t in legacy.json()["data"]}
     assert failing in found and good not in found

@@ -13,24 +13,54 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def otlp(trace_id_field: str, span_id_field: str) -> dict:
-    return {"result": {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "inventory"}}]},
-        "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.fastapi"}, "spans": [{
-            "traceId": trace_id_field, "spanId": span_id_field, "parentSpanId": "",
-            "name": "GET /stock/{sku}", "kind": 2, "startTimeUnixNano": "1000", "endTimeUnixNano": "5000",
-            "status": {"code": 2, "message": "SimulatedCrash: boom"},
-            "attributes": [{"key": "http.response.status_code", "value": {"intValue": "500"}}],
-            "events": [{"name": "exception", "attributes": [
-                {"key": "exception.type", "value": {"stringValue": "inventory.faults.SimulatedCrash"}},
-                {"key": "exception.message", "value": {"stringValue": "boom"}}]}],
-        }]}],
-    }]}}
+    return {
+        "result": {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "inventory"}}]},
+                    "scopeSpans": [
+                        {
+                            "scope": {"name": "opentelemetry.instrumentation.fastapi"},
+                            "spans": [
+                                {
+                                    "traceId": trace_id_field,
+                                    "spanId": span_id_field,
+                                    "parentSpanId": "",
+                                    "name": "GET /stock/{sku}",
+                                    "kind": 2,
+                                    "startTimeUnixNano": "1000",
+                                    "endTimeUnixNano": "5000",
+                                    "status": {"code": 2, "message": "SimulatedCrash: boom"},
+                                    "attributes": [{"key": "http.response.status_code", "value": {"intValue": "500"}}],
+                                    "events": [
+                                        {
+                                            "name": "exception",
+                                            "attributes": [
+                                                {
+                                                    "key": "exception.type",
+                                                    "value": {"stringValue": "inventory.faults.SimulatedCrash"},
+                                                },
+                                                {"key": "exception.message", "value": {"stringValue": "boom"}},
+                                            ],
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
-@pytest.mark.parametrize(("trace_field", "span_field"), [
-    (TRACE, "00f067aa0ba902b7"),  # OTLP JSON: hex
-    ("S/kvNXezTaajzpKdDg5HNg==", "APBnqgupArc="),  # protobuf JSON mapping: base64
-])
+@pytest.mark.parametrize(
+    ("trace_field", "span_field"),
+    [
+        (TRACE, "00f067aa0ba902b7"),  # OTLP JSON: hex
+        ("S/kvNXezTaajzpKdDg5HNg==", "APBnqgupArc="),  # protobuf JSON mapping: base64
+    ],
+)
 def test_otlp_json_becomes_spans_with_ids_in_hex(trace_field: str, span_field: str) -> None:
     (span,) = parse_otlp_json(otlp(trace_field, span_field))
     assert (span.trace_id, span.span_id, span.parent_id) == (TRACE, "00f067aa0ba902b7", None)
@@ -51,12 +81,16 @@ def jaeger(handler) -> JaegerClient:  # type: ignore[no-untyped-def]
 
 
 def test_a_missing_trace_is_trace_not_found_and_other_errors_are_reported() -> None:
-    with jaeger(lambda request: httpx.Response(404, json={"error": {"message": "trace not found"}})) as client:
-        with pytest.raises(TraceNotFound, match=r"has no trace .* \(yet\)"):
-            client.trace(TRACE)
-    with jaeger(lambda request: httpx.Response(500, text="badger closed")) as client:
-        with pytest.raises(JaegerError, match="answered 500 .*badger closed"):
-            client.trace(TRACE)
+    with (
+        jaeger(lambda request: httpx.Response(404, json={"error": {"message": "trace not found"}})) as client,
+        pytest.raises(TraceNotFound, match=r"has no trace .* \(yet\)"),
+    ):
+        client.trace(TRACE)
+    with (
+        jaeger(lambda request: httpx.Response(500, text="badger closed")) as client,
+        pytest.raises(JaegerError, match="answered 500 .*badger closed"),
+    ):
+        client.trace(TRACE)
 
 
 def test_the_latest_failing_trace_is_the_one_that_started_last() -> None:
@@ -64,10 +98,15 @@ def test_the_latest_failing_trace_is_the_one_that_started_last() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         asked.append(request)
-        return httpx.Response(200, json={"data": [
-            {"traceID": "1" * 32, "spans": [{"startTime": 100}, {"startTime": 300}]},
-            {"traceID": "2" * 32, "spans": [{"startTime": 200}]},
-        ]})
+        return httpx.Response(
+            200,
+            json={
+                "data": [
+                    {"traceID": "1" * 32, "spans": [{"startTime": 100}, {"startTime": 300}]},
+                    {"traceID": "2" * 32, "spans": [{"startTime": 200}]},
+                ]
+            },
+        )
 
     with jaeger(handler) as client:
         assert client.latest_failing_trace("checkout", lookback_s=600) == "1" * 32
@@ -79,6 +118,8 @@ def test_the_latest_failing_trace_is_the_one_that_started_last() -> None:
 
 
 def test_no_failing_trace_says_how_to_make_one() -> None:
-    with jaeger(lambda request: httpx.Response(200, json={"data": []})) as client:
-        with pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes: make one with curl"):
-            client.latest_failing_trace("checkout", lookback_s=3600)
+    with (
+        jaeger(lambda request: httpx.Response(200, json={"data": []})) as client,
+        pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes: make one with curl"),
+    ):
+        client.latest_failing_trace("checkout", lookback_s=3600)

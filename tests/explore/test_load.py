@@ -21,8 +21,17 @@ def test_load_drives_checkout_with_the_mix_and_sums_up_with_links_to_failed_trac
     checkout: ServiceProcess, sink: OtlpSink
 ) -> None:
     result = run_module(
-        "explore.load", "--url", checkout.url, "--duration", "2", "--rate", "15",
-        "--mix", "item-123=2,sold-out=1,fault-crash=1", "--seed", "7",
+        "explore.load",
+        "--url",
+        checkout.url,
+        "--duration",
+        "2",
+        "--rate",
+        "15",
+        "--mix",
+        "item-123=2,sold-out=1,fault-crash=1",
+        "--seed",
+        "7",
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -31,7 +40,12 @@ def test_load_drives_checkout_with_the_mix_and_sums_up_with_links_to_failed_trac
     assert title, out
     count, rate = int(title.group(1)), float(title.group(2))
     assert 25 <= count <= 30 and 13 <= rate <= 16  # 2 s at 15/s, paced, not bursted
-    rows = {m.group(1): m.groups() for m in re.finditer(r"^│ (\S+)\s+│\s+(\d+) │\s+(\d+)% │ (.*?)\s+│\s+([\d,]+) ms │\s+([\d,]+) ms │\s+([\d,]+) ms │", out, re.M)}
+    rows = {
+        m.group(1): m.groups()
+        for m in re.finditer(
+            r"^│ (\S+)\s+│\s+(\d+) │\s+(\d+)% │ (.*?)\s+│\s+([\d,]+) ms │\s+([\d,]+) ms │\s+([\d,]+) ms │", out, re.M
+        )
+    }
     assert set(rows) == {"201", "409", "502", "all"}, out
     assert sum(int(rows[code][1]) for code in ("201", "409", "502")) == int(rows["all"][1]) == count
     # Each status holds only the SKUs that answer it.

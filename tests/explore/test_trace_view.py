@@ -25,7 +25,9 @@ LOG_ROW = re.compile(r"^(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(\S+)\s+(.*)$")
 
 def show(trace_id: str, jaeger: FakeJaeger, *logs: ServiceProcess, wait: str = "5") -> tuple[int, str, str]:
     files = [str(s.stdout_path) for s in logs]
-    result = run_module("explore.trace_view", trace_id, "--jaeger", jaeger.url, "--wait", wait, *(["--logs", *files] if files else []))
+    result = run_module(
+        "explore.trace_view", trace_id, "--jaeger", jaeger.url, "--wait", wait, *(["--logs", *files] if files else [])
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -80,8 +82,10 @@ def assert_crash_story(out: str, trace_id: str, expected_logs: list[dict[str, An
     rows = [m.groups() for m in map(LOG_ROW.match, lines) if m]
     assert [(t, service) for t, service, _, _ in rows] == [(r["time"], r["service"]) for r in expected_logs]
     assert {service for _, service, _, _ in rows} == {"checkout", "inventory"}
-    assert any(service == "inventory" and level == "error" and "unhandled error in GET /stock/fault-crash" in msg
-               for _, service, level, msg in rows)
+    assert any(
+        service == "inventory" and level == "error" and "unhandled error in GET /stock/fault-crash" in msg
+        for _, service, level, msg in rows
+    )
     # The traceback's last line is shown under inventory's error line.
     crash_line = next(i for i, line in enumerate(lines) if "unhandled error in GET /stock/fault-crash" in line)
     assert "SimulatedCrash: inventory crashed while handling fault-crash (simulated)" in lines[crash_line + 1]

@@ -38,25 +38,47 @@ def test_console_blocks_of_the_section_become_commands_with_their_output() -> No
 def test_ids_shown_in_output_are_replaced_by_the_real_ones_in_later_commands() -> None:
     ids = IdMap()
     curl, trace = steps(README)
-    real = "HTTP/1.1 502 Bad Gateway\ncontent-type: application/json\n\n" \
-           '{"error":"inventory_failed","trace_id":"1234567890abcdef1234567890abcdef"}'
+    real = (
+        "HTTP/1.1 502 Bad Gateway\ncontent-type: application/json\n\n"
+        '{"error":"inventory_failed","trace_id":"1234567890abcdef1234567890abcdef"}'
+    )
     assert ids.compare(curl.documented, real) == []
     assert ids.apply(trace.command) == "make trace ID=1234567890abcdef1234567890abcdef"
-    assert ids.apply("curl -H 'traceparent: 00-ffffffffffffffffffffffffffffffff-...'") == "curl -H 'traceparent: 00-ffffffffffffffffffffffffffffffff-...'"
+    assert (
+        ids.apply("curl -H 'traceparent: 00-ffffffffffffffffffffffffffffffff-...'")
+        == "curl -H 'traceparent: 00-ffffffffffffffffffffffffffffffff-...'"
+    )
 
 
 def test_status_lines_must_match_exactly_and_the_rest_by_shape() -> None:
     curl, trace = steps(README)
-    assert IdMap().compare(curl.documented, 'HTTP/1.1 500 Internal Server Error\n{"error":"inventory_failed","trace_id":"' + "a" * 32 + '"}') == ["HTTP/1.1 502 Bad Gateway"]
-    assert IdMap().compare(curl.documented, 'HTTP/1.1 502 Bad Gateway\n{"error":"internal_error","trace_id":"' + "a" * 32 + '"}') != []
+    assert IdMap().compare(
+        curl.documented, 'HTTP/1.1 500 Internal Server Error\n{"error":"inventory_failed","trace_id":"' + "a" * 32 + '"}'
+    ) == ["HTTP/1.1 502 Bad Gateway"]
+    assert (
+        IdMap().compare(curl.documented, 'HTTP/1.1 502 Bad Gateway\n{"error":"internal_error","trace_id":"' + "a" * 32 + '"}')
+        != []
+    )
     # Timings and bars differ from run to run; names, services and statuses do not.
     assert IdMap().compare(trace.documented, "server POST /checkout      checkout   +0.0 ms   12,031.7 ms  ERROR   ██▍") == []
     assert IdMap().compare(trace.documented, "server POST /checkout      checkout   +0.0 ms   12.7 ms  UNSET   ██▍") != []
     assert shape("...") is None
     # "..." inside a line stands for any text.
-    assert IdMap().compare(['{"error":"inventory_unavailable","message":"inventory unreachable: ...","trace_id":"..."}'],
-                           '{"error":"inventory_unavailable","message":"inventory unreachable: All connection attempts failed","trace_id":"' + "b" * 32 + '"}') == []
-    assert IdMap().compare(['{"error":"inventory_unavailable","message":"inventory unreachable: ..."}'], '{"error":"inventory_timeout"}') != []
+    assert (
+        IdMap().compare(
+            ['{"error":"inventory_unavailable","message":"inventory unreachable: ...","trace_id":"..."}'],
+            '{"error":"inventory_unavailable","message":"inventory unreachable: All connection attempts failed","trace_id":"'
+            + "b" * 32
+            + '"}',
+        )
+        == []
+    )
+    assert (
+        IdMap().compare(
+            ['{"error":"inventory_unavailable","message":"inventory unreachable: ..."}'], '{"error":"inventory_timeout"}'
+        )
+        != []
+    )
 
 
 def test_the_readme_walkthrough_parses_and_make_trace_uses_ids_shown_before_it() -> None:

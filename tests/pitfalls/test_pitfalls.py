@@ -123,10 +123,14 @@ def test_make_pitfalls_shows_every_pair_with_its_verdict() -> None:
     for title in (fresh_context.TITLE, threads.TITLE, outliving_task.TITLE, uninstrumented_client.TITLE, message_headers.TITLE):
         assert title in out
     for verdict in (
-        "broken: Context(): 2 traces", "fixed: get_current(): 1 trace",
-        "broken: executor.submit(fn): 2 traces", "fixed: asyncio.to_thread(fn): 1 trace",
-        "broken: httpx.AsyncClient(): 2 traces", "fixed: the instrumented client: 1 trace",
-        "broken: headers left empty: 2 traces", "fixed: inject, then extract: 1 trace",
+        "broken: Context(): 2 traces",
+        "fixed: get_current(): 1 trace",
+        "broken: executor.submit(fn): 2 traces",
+        "fixed: asyncio.to_thread(fn): 1 trace",
+        "broken: httpx.AsyncClient(): 2 traces",
+        "fixed: the instrumented client: 1 trace",
+        "broken: headers left empty: 2 traces",
+        "fixed: inject, then extract: 1 trace",
         "✗ CancelledError: cancelled at the request's deadline",
     ):
         assert verdict in out, verdict

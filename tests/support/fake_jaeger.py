@@ -39,7 +39,7 @@ class FakeJaeger:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 prefix = "/api/v3/traces/"
-                payload = otlp_json(store, self.path[len(prefix):]) if self.path.startswith(prefix) else None
+                payload = otlp_json(store, self.path[len(prefix) :]) if self.path.startswith(prefix) else None
                 if payload is None or not payload["result"]["resourceSpans"]:
                     body, status = b'{"error": {"httpCode": 404, "message": "trace not found"}}', 404
                 else:

@@ -55,9 +55,7 @@ def _attributes(kvs: list[KeyValue]) -> dict[str, Any]:
 class SpanSource(Protocol):
     """Where a test reads a trace's spans from: the OTLP sink here, Jaeger in tests/e2e."""
 
-    def wait_for(
-        self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = ...
-    ) -> list[Span]: ...
+    def wait_for(self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = ...) -> list[Span]: ...
 
 
 class SpanStore:
@@ -110,9 +108,7 @@ class SpanStore:
         with self._cond:
             return [s for s in self._spans if s.trace_id == trace_id]
 
-    def wait_for(
-        self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = 10.0
-    ) -> list[Span]:
+    def wait_for(self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = 10.0) -> list[Span]:
         """The trace's spans once ``until(spans)`` holds; AssertionError after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         with self._cond:

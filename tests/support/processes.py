@@ -70,9 +70,7 @@ class ServiceProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INVENTORY_", "CHECKOUT_"))}
         env.update(self.env)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=out, stderr=err
-            )
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=out, stderr=err)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -31,9 +31,7 @@ def select(spans: list[Span], service: str | None = None, kind: str | None = Non
     return [
         s
         for s in spans
-        if (service is None or s.service == service)
-        and (kind is None or s.kind == kind)
-        and (name is None or s.name == name)
+        if (service is None or s.service == service) and (kind is None or s.kind == kind) and (name is None or s.name == name)
     ]
 
 
@@ -45,4 +43,3 @@ def one(spans: list[Span], **criteria: str) -> Span:
 
 def children(spans: list[Span], parent: Span) -> list[Span]:
     return [s for s in spans if s.parent_id == parent.span_id]
-

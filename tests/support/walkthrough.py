@@ -92,7 +92,7 @@ class IdMap:
             for i in range(at, len(lines)):
                 match = pattern.search(lines[i])
                 if match:
-                    for doc_id, real_id in zip(_TRACE_ID.findall(doc), match.groups()):
+                    for doc_id, real_id in zip(_TRACE_ID.findall(doc), match.groups(), strict=False):
                         self.ids.setdefault(doc_id, real_id)
                     at = i  # the next documented line may be further along this same line
                     break
