@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from shoptrace.services import SERVICE_ENV_PREFIXES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What each variant adds to the environment (and, for zero-code, in front of the command).
@@ -124,7 +126,7 @@ def running_pair(variant: str, endpoints: Endpoints, work_dir: Path, db_name: st
     reservations of the one before.
     """
     command, extra = _variant_env(variant, endpoints)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INVENTORY_", "CHECKOUT_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
     base.update(extra)
     db = work_dir / db_name
     for path in work_dir.glob(f"{db_name}*"):

@@ -3,6 +3,7 @@
 from checkout.app import create_app
 from checkout.config import CheckoutSettings
 from shoptrace.server import main
+from shoptrace.services import CHECKOUT
 
 if __name__ == "__main__":
-    main("checkout", lambda tel: create_app(CheckoutSettings.from_env(), tel), "CHECKOUT_PORT", 8080)
+    main(CHECKOUT, lambda telemetry: create_app(CheckoutSettings.from_env(), telemetry))

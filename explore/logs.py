@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: The compose services whose logs are searched.
-SERVICES = ("checkout", "inventory")
+from shoptrace.services import SERVICES as ALL_SERVICES
+
+#: The compose services whose logs are searched: all of shoptrace's.
+SERVICES = tuple(s.name for s in ALL_SERVICES)
 
 
 class LogsUnavailable(Exception):

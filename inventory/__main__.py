@@ -3,6 +3,7 @@
 from inventory.app import create_app
 from inventory.config import InventorySettings
 from shoptrace.server import main
+from shoptrace.services import INVENTORY
 
 if __name__ == "__main__":
-    main("inventory", lambda tel: create_app(InventorySettings.from_env(), tel), "INVENTORY_PORT", 8081)
+    main(INVENTORY, lambda telemetry: create_app(InventorySettings.from_env(), telemetry))

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from shoptrace import errors, logs, telemetry
 from shoptrace.cancellation import CancelOnDisconnectMiddleware
+from shoptrace.services import Service
 from shoptrace.telemetry import FASTAPI_NATIVE_OFF, Telemetry
 
 log = logging.getLogger(__name__)
@@ -97,18 +98,18 @@ def new_app(
     return app
 
 
-def main(service: str, build: Callable[[Telemetry], FastAPI], port_variable: str, default_port: int) -> None:
+def main(service: Service, build: Callable[[Telemetry], FastAPI]) -> None:
     """A service's ``python -m`` entry point: tracing, then logging, then its app, served."""
-    tel = telemetry.setup(service)
-    logs.configure(tel.service_name)
-    serve(build(tel), service, port_variable, default_port)
+    tracing = telemetry.setup(service.name)
+    logs.configure(tracing.service_name)
+    serve(build(tracing), service)
 
 
-def serve(app: FastAPI, service: str, port_variable: str, default_port: int) -> None:
+def serve(app: FastAPI, service: Service) -> None:
     """Run ``app`` with uvicorn on SHOPTRACE_HOST (127.0.0.1) and the service's port variable."""
     host = os.environ.get("SHOPTRACE_HOST", "127.0.0.1")
-    port = int(os.environ.get(port_variable, default_port))
-    log.info("%s listening on http://%s:%d", service, host, port)
+    port = int(os.environ.get(service.port_variable, service.default_port))
+    log.info("%s listening on http://%s:%d", service.name, host, port)
     uvicorn.run(
         app,
         host=host,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shoptrace.services import INVENTORY, SERVICES, Service
 from tests.support.otlp_sink import OtlpSink, SpanStore
 from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port, service_env
 from tests.support.recording_inventory import RecordingInventory
@@ -57,26 +58,30 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 Spawn = Callable[..., ServiceProcess]
 
 
+def _test_settings(service: Service, port: int, log_dir: Path, inventory_url: str | None) -> dict[str, str]:
+    """Each service's own settings under test: short budgets, a database per process."""
+    if service is INVENTORY:
+        return {
+            "INVENTORY_DB": str(log_dir / f"inventory-{port}.db"),
+            "INVENTORY_SLOW_S": str(TEST_BUDGETS.inventory_slow_s),
+        }
+    return {
+        "INVENTORY_URL": inventory_url or f"http://127.0.0.1:{free_port()}",
+        "INVENTORY_TIMEOUT_S": str(TEST_BUDGETS.inventory_timeout_s),
+    }
+
+
 def _spawner(sink: OtlpSink, log_dir: Path, started: list[ServiceProcess]) -> Spawn:
     def spawn(module: str, inventory_url: str | None = None, **env: str) -> ServiceProcess:
+        (service,) = [s for s in SERVICES if s.module == module]
         port = free_port()
         base = service_env(sink.http_endpoint)
-        if module == "inventory":
-            base.update(
-                INVENTORY_PORT=str(port),
-                INVENTORY_DB=str(log_dir / f"inventory-{port}.db"),
-                INVENTORY_SLOW_S=str(TEST_BUDGETS.inventory_slow_s),
-            )
-        else:
-            base.update(
-                CHECKOUT_PORT=str(port),
-                INVENTORY_URL=inventory_url or f"http://127.0.0.1:{free_port()}",
-                INVENTORY_TIMEOUT_S=str(TEST_BUDGETS.inventory_timeout_s),
-            )
+        base[service.port_variable] = str(port)
+        base.update(_test_settings(service, port, log_dir, inventory_url))
         base.update(env)
-        service = ServiceProcess(module, port, base, log_dir)
-        started.append(service)
-        return service.start()
+        process = ServiceProcess(module, port, base, log_dir)
+        started.append(process)
+        return process.start()
 
     return spawn
 

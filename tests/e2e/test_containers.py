@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 
+from shoptrace.services import SERVICES as SHOPTRACE_SERVICES
 from tests.e2e.conftest import compose
 
-SERVICES = ("checkout", "inventory", "otel-collector", "jaeger")
-#: The only published ports, all on 127.0.0.1.
+#: The only published ports, all on 127.0.0.1: each of our services' own, and the pipeline's.
 PUBLISHED = {
-    "checkout": {"8080/tcp"},
-    "inventory": {"8081/tcp"},
+    **{s.name: {f"{s.default_port}/tcp"} for s in SHOPTRACE_SERVICES},
     "otel-collector": {"4317/tcp", "4318/tcp"},
     "jaeger": {"16686/tcp"},
 }
+SERVICES = tuple(PUBLISHED)
 
 
 def inspect(service: str) -> dict:  # type: ignore[type-arg]

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from shoptrace.services import SERVICE_ENV_PREFIXES
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JAEGER_UI_URL = "http://jaeger.test:16686"
 
@@ -67,7 +69,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait_s: float = 20.0) -> ServiceProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INVENTORY_", "CHECKOUT_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
         env.update(self.env)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=out, stderr=err)

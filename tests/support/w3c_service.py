@@ -21,6 +21,7 @@ import httpx
 from fastapi import FastAPI, Request
 
 from shoptrace import server
+from shoptrace.services import Service
 from shoptrace.telemetry import Telemetry
 
 
@@ -47,4 +48,4 @@ def build(telemetry: Telemetry) -> FastAPI:
 
 
 if __name__ == "__main__":
-    server.main("w3c-propagation", build, "W3C_SERVICE_PORT", 5000)
+    server.main(Service("w3c-propagation", "W3C_SERVICE_PORT", 5000, "W3C_SERVICE_"), build)
