@@ -14,7 +14,6 @@ stack trace or a framework's own error format.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,8 +53,14 @@ class PayloadTooLarge(ApiError):
 _FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def jaeger_ui_url() -> str:
-    return os.environ.get("JAEGER_UI_URL", "http://localhost:16686").rstrip("/")
+#: Where ``trace_url`` points; set once at start-up from JAEGER_UI_URL (shoptrace.settings).
+_jaeger_ui_url = "http://localhost:16686"
+
+
+def link_traces_to(jaeger_ui_url: str) -> None:
+    """Make every error body's ``trace_url`` open the trace in the Jaeger UI at this address."""
+    global _jaeger_ui_url
+    _jaeger_ui_url = jaeger_ui_url.rstrip("/")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -65,7 +70,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
         "error": code,
         "message": message,
         "trace_id": trace_id,
-        "trace_url": f"{jaeger_ui_url()}/trace/{trace_id}" if trace_id else None,
+        "trace_url": f"{_jaeger_ui_url}/trace/{trace_id}" if trace_id else None,
     }
 
 
@@ -102,16 +107,15 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
-    """Map every error of ``app`` to the JSON error shape.
+def install_handlers(app: FastAPI) -> None:
+    """Map every error a route raises to the JSON error shape.
 
-    The catch-all middleware is added last so it is the outermost user
-    middleware: it also catches what other middleware raises.
+    What escapes the routes and the other middleware is caught by
+    :class:`UnhandledErrorMiddleware`, which shoptrace.server puts in the stack.
     """
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_middleware(UnhandledErrorMiddleware)
 
 
 class UnhandledErrorMiddleware:

@@ -15,7 +15,6 @@ or ``off``) sets the lowest level copied, ``warning`` by default.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -116,12 +115,12 @@ class _Formatter(JsonFormatter):
 def configure(service: str, level: str | None = None, span_event_level: str | None = None) -> None:
     """Send all logging, ours and uvicorn's, to stdout as JSON lines, and copy warnings onto spans.
 
-    ``LOG_LEVEL`` (debug, info, warning, error, critical) sets the level, info by default;
-    ``LOG_SPAN_EVENT_LEVEL`` the lowest level copied onto the current span, warning by default.
-    Both are read here, once, at start-up.
+    ``level`` (LOG_LEVEL: debug, info, warning, error, critical) sets the level, info by default;
+    ``span_event_level`` (LOG_SPAN_EVENT_LEVEL) the lowest level copied onto the current
+    span, warning by default, or ``off``. shoptrace.settings reads both at start-up.
     """
-    span_event_level = span_event_level or os.environ.get("LOG_SPAN_EVENT_LEVEL", DEFAULT_SPAN_EVENT_LEVEL)
-    level_no = _level(level or os.environ.get("LOG_LEVEL", "info"), "LOG_LEVEL")
+    span_event_level = span_event_level or DEFAULT_SPAN_EVENT_LEVEL
+    level_no = _level(level or "info", "LOG_LEVEL")
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(TraceContextFilter(service))
     handler.setFormatter(

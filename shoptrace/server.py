@@ -1,9 +1,8 @@
 """What every shoptrace service shares as an HTTP server: its app's plumbing and how it runs.
 
-A service builds its FastAPI app with :func:`new_app`, which wires, in this
-order from the outside in: the SERVER span (contrib instrumentation), the
-JSON error mapping, cancellation on client disconnect, then the service's own
-routes; and runs it with :func:`serve`.
+A service builds its FastAPI app with :func:`new_app` (its middleware stack,
+outermost first, is :func:`_assemble_middleware`'s docstring) and runs it with
+:func:`main`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -20,7 +18,9 @@ from fastapi import FastAPI
 
 from shoptrace import errors, logs, telemetry
 from shoptrace.cancellation import CancelOnDisconnectMiddleware
+from shoptrace.errors import UnhandledErrorMiddleware
 from shoptrace.services import Service
+from shoptrace.settings import KitSettings
 from shoptrace.telemetry import FASTAPI_NATIVE_OFF, Telemetry
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,34 @@ def tune_gc() -> None:
     and each full collection walks the whole heap, tens of milliseconds with
     the event loop stopped. ``gc.freeze()`` moves what start-up made out of the
     collector's sight for good, and a larger first threshold collects the
-    young generation less often. Measured with wrk on inventory's
-    ``GET /stock`` (bench/, README "Performance"): +17 % throughput untraced,
-    and p99 at full load from 27 ms to 5 ms untraced, 50 ms to 21 ms traced.
+    young generation less often (README "Performance" has what it changed).
     Cycles are still collected, just in larger batches; the bench's soak
     checks that memory does not grow.
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _assemble_middleware(app: FastAPI, telemetry: Telemetry, public_endpoint: bool) -> None:
+    """The whole stack a request passes, in one place. From the outside in:
+
+    1. with ``public_endpoint`` only: the caller's trace headers are set aside
+       (shoptrace.telemetry), so the SERVER span never continues them;
+    2. the SERVER span (the contrib FastAPI instrumentation, which also wraps
+       Starlette's own ServerErrorMiddleware);
+    3. :class:`~shoptrace.errors.UnhandledErrorMiddleware`: any exception becomes
+       one logged traceback, the span's exception event and a JSON 500, inside the span;
+    4. :class:`~shoptrace.cancellation.CancelOnDisconnectMiddleware`: the handler is
+       cancelled when its client leaves, and bodies over the limit are refused;
+    5. Starlette's exception handlers (shoptrace.errors.install_handlers), then the routes.
+
+    Starlette puts each middleware added outside the ones before it, so they
+    are added innermost first; the instrumentation adds 2 and 1 last.
+    """
+    app.add_middleware(CancelOnDisconnectMiddleware)  # 4
+    app.add_middleware(UnhandledErrorMiddleware)  # 3
+    telemetry.instrument_app(app, public_endpoint=public_endpoint)  # 2, and 1
 
 
 def new_app(
@@ -81,10 +100,8 @@ def new_app(
             telemetry.shutdown()
 
     app = FastAPI(title=title, lifespan=full_lifespan, telemetry=FASTAPI_NATIVE_OFF)
-    app.add_middleware(CancelOnDisconnectMiddleware)
-    errors.install(app)
-    telemetry.instrument_app(app, public_endpoint=public_endpoint)
-    app.state.telemetry = telemetry
+    errors.install_handlers(app)
+    _assemble_middleware(app, telemetry, public_endpoint)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str | int]:
@@ -99,21 +116,21 @@ def new_app(
 
 
 def main(service: Service, build: Callable[[Telemetry], FastAPI]) -> None:
-    """A service's ``python -m`` entry point: tracing, then logging, then its app, served."""
+    """A service's ``python -m`` entry point: settings, tracing, logging, then its app, served."""
+    settings = KitSettings.from_env(service)
     tracing = telemetry.setup(service.name)
-    logs.configure(tracing.service_name)
-    serve(build(tracing), service)
+    logs.configure(tracing.service_name, settings.log_level, settings.log_span_event_level)
+    errors.link_traces_to(settings.jaeger_ui_url)
+    serve(build(tracing), service, settings)
 
 
-def serve(app: FastAPI, service: Service) -> None:
-    """Run ``app`` with uvicorn on SHOPTRACE_HOST (127.0.0.1) and the service's port variable."""
-    host = os.environ.get("SHOPTRACE_HOST", "127.0.0.1")
-    port = int(os.environ.get(service.port_variable, service.default_port))
-    log.info("%s listening on http://%s:%d", service.name, host, port)
+def serve(app: FastAPI, service: Service, settings: KitSettings) -> None:
+    """Run ``app`` with uvicorn on the settings' host and port."""
+    log.info("%s listening on http://%s:%d", service.name, settings.host, settings.port)
     uvicorn.run(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,  # keep the JSON logging set up by shoptrace.logs
         access_log=False,  # the SERVER span records every request
         timeout_keep_alive=KEEP_ALIVE_S,

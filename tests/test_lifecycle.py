@@ -73,3 +73,8 @@ def test_with_the_sdk_disabled_nothing_is_traced_and_errors_say_so(spawn: Spawn,
     inventory.terminate()
     assert not [s for s in sink.store.all() if s.service in ("inventory-off", "checkout-off")]
     assert all(line["trace_id"] is None for line in inventory.logs())
+
+
+def test_a_port_that_is_not_a_number_stops_the_service_at_start_up_with_a_clear_error(spawn: Spawn) -> None:
+    with pytest.raises(RuntimeError, match=r"INVENTORY_PORT='eighty' is not a port number"):
+        spawn("inventory", INVENTORY_PORT="eighty")
