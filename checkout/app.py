@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from checkout.config import CheckoutSettings
 from checkout.inventory_client import InventoryClient
 from checkout.orders import OrderService
-from inventory.contract import Quantity, Sku, Strict
+from inventory.contract import NoExtraFields, Quantity, Sku
 from shoptrace.background import BackgroundWork
 from shoptrace.errors import error_response
 from shoptrace.logs import current_ids
@@ -24,32 +26,42 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 1.0
 
 
-class CheckoutRequest(Strict):
+class CheckoutRequest(NoExtraFields):
     sku: Sku
     quantity: Quantity = 1
 
 
-class CheckoutResponse(Strict):
+class CheckoutResponse(NoExtraFields):
     order_id: str
     sku: str
     quantity: int
     trace_id: str | None
 
 
+@dataclass(frozen=True)
+class Running:
+    """What checkout opens at start-up and its requests use: the lifespan's state."""
+
+    inventory: InventoryClient
+    orders: OrderService
+
+
+def running(request: Request) -> Running:
+    state: Running = request.state.checkout
+    return state
+
+
 def create_app(settings: CheckoutSettings, telemetry: Telemetry) -> FastAPI:
     background = BackgroundWork(timeout_s=settings.background_timeout_s)
-    inventory: InventoryClient | None = None
-    orders: OrderService | None = None
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal inventory, orders
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Running]]:
         # One client (one connection pool) per process, opened and closed here.
         inventory = InventoryClient(settings.inventory_url, telemetry)
         orders = OrderService(inventory, background, settings.inventory_timeout_s)
         log.info("checkout ready: inventory at %s", settings.inventory_url)
         try:
-            yield
+            yield {"checkout": Running(inventory=inventory, orders=orders)}
         finally:
             await background.drain(timeout_s=2.0)
             await inventory.aclose()
@@ -57,17 +69,15 @@ def create_app(settings: CheckoutSettings, telemetry: Telemetry) -> FastAPI:
     app = new_app("checkout", telemetry, lifespan, public_endpoint=settings.public_endpoint)
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz():  # type: ignore[no-untyped-def]
+    async def readyz(request: Request) -> Response:
         """Ready: inventory answers. Never traced."""
-        assert inventory is not None
-        if await inventory.ready(READY_TIMEOUT_S):
-            return {"status": "ok"}
+        if await running(request).inventory.ready(READY_TIMEOUT_S):
+            return JSONResponse({"status": "ok"})
         return error_response(503, "inventory_unavailable", "inventory is not reachable")
 
     @app.post("/checkout", status_code=201, response_model=CheckoutResponse)
-    async def checkout(request: CheckoutRequest) -> CheckoutResponse:
-        assert orders is not None
-        order = await orders.place(request.sku, request.quantity)
-        return CheckoutResponse(order_id=order.order_id, sku=order.sku, quantity=order.quantity, trace_id=current_ids()[0])
+    async def checkout(order: CheckoutRequest, request: Request) -> CheckoutResponse:
+        placed = await running(request).orders.place(order.sku, order.quantity)
+        return CheckoutResponse(order_id=placed.order_id, sku=placed.sku, quantity=placed.quantity, trace_id=current_ids()[0])
 
     return app

@@ -19,21 +19,23 @@ RESERVATION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 ReservationId = Annotated[str, Field(pattern=RESERVATION_ID_PATTERN)]
 
 
-class Strict(BaseModel):
+class NoExtraFields(BaseModel):
+    """A body with a field nobody asked for is refused (422), not silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class Stock(Strict):
+class Stock(NoExtraFields):
     sku: Sku
     available: int
 
 
-class ReservationRequest(Strict):
+class ReservationRequest(NoExtraFields):
     sku: Sku
     quantity: Quantity
 
 
-class Reservation(Strict):
+class Reservation(NoExtraFields):
     reservation_id: str
     sku: Sku
     quantity: int

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ensure a Docker engine, the Compose plugin and every image docker-compose.yml
 # needs. Pinned images are pulled when a registry is reachable; otherwise local
-# stand-ins are built under the EXACT pinned names (see README notes at the end
-# of this file). Idempotent: work already done is skipped.
+# stand-ins are built under the EXACT pinned names (docker/README.md says how
+# each differs). Idempotent: work already done is skipped.
 #
 # Usage: scripts/images.sh [STEP...]
 #   steps: engine compose extra-ca base collector jaeger   (default: all)

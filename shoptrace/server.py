@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -80,22 +81,23 @@ def _assemble_middleware(app: FastAPI, telemetry: Telemetry, public_endpoint: bo
 def new_app(
     title: str,
     telemetry: Telemetry,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]],
     public_endpoint: bool = False,
 ) -> FastAPI:
     """A FastAPI app with the shared error mapping, cancellation and tracing.
 
-    ``lifespan`` opens and closes the service's resources; tracing is shut
+    ``lifespan`` opens and closes the service's resources, and may yield them
+    as the lifespan state each request reads (``request.state``); tracing is shut
     down after it, so spans made while closing are exported too.
     ``public_endpoint``: see :meth:`shoptrace.telemetry.Telemetry.instrument_app`.
     """
 
     @asynccontextmanager
-    async def full_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def full_lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         try:
-            async with lifespan(app):
+            async with lifespan(app) as state:
                 tune_gc()  # after the service's own start-up, so what it opened is frozen too
-                yield
+                yield state or {}  # Starlette hands it to each request as request.state
         finally:
             telemetry.shutdown()
 
