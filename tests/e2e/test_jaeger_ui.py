@@ -9,8 +9,12 @@ screenshot in build/screenshots/ (see conftest.py's ``ui`` fixture).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
+from explore.spans import Span
 from tests.e2e.conftest import CHECKOUT_URL
 from tests.support.jaeger import JaegerTraces
 from tests.support.jaeger_ui import JaegerUI, SpanRow
@@ -23,13 +27,19 @@ def order(sku: str) -> httpx.Response:
     return httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": sku, "quantity": 1}, timeout=10)
 
 
+def failed_order(sku: str, status: int, traces: JaegerTraces, whole: Callable[[list[Span]], bool]) -> dict[str, Any]:
+    """Order ``sku``, check the failure's status, wait until Jaeger has its whole trace; the error body."""
+    response = order(sku)
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    traces.wait_for(body["trace_id"], whole)
+    return body
+
+
 def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the_exception(
     ui: JaegerUI, traces: JaegerTraces
 ) -> None:
-    response = order("fault-crash")
-    assert response.status_code == 502
-    body = response.json()
-    traces.wait_for(body["trace_id"], lambda s: len(s) == 3)
+    body = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)
 
     view = ui.open_trace(body["trace_url"])
     assert view.title.startswith("checkout: POST /checkout")
@@ -63,11 +73,10 @@ def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the
 def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cancellation(
     ui: JaegerUI, traces: JaegerTraces
 ) -> None:
-    response = order("fault-slow")
-    assert response.status_code == 504
-    body = response.json()
-    traces.wait_for(
-        body["trace_id"],
+    body = failed_order(
+        "fault-slow",
+        504,
+        traces,
         lambda s: any(e.name == "client disconnected: request cancelled" for x in s for e in x.events) and len(s) == 3,
     )
 
@@ -88,9 +97,7 @@ def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cance
 def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its_errors(
     ui: JaegerUI, traces: JaegerTraces
 ) -> None:
-    response = order("fault-crash")
-    trace_id = response.json()["trace_id"]
-    traces.wait_for(trace_id, lambda s: len(s) == 3)
+    trace_id = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)["trace_id"]
 
     results = ui.search(service="checkout", tags="error=true")
     (found,) = [r for r in results if r.trace_id_prefix == trace_id[:7]]
