@@ -143,6 +143,9 @@ def configure(service: str, level: str | None = None, span_event_level: str | No
     # The baggage propagator logs rejected headers whole: untrusted input (and
     # possibly personal data) that has no place in our logs.
     logging.getLogger("opentelemetry.baggage.propagation").setLevel(logging.ERROR)
+    # The same for the API's tracestate parser, which runs before ours (shoptrace.propagation)
+    # and warns with the rejected member in the message.
+    logging.getLogger("opentelemetry.trace.span").setLevel(logging.ERROR)
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from shoptrace.logs import DEFAULT_SPAN_EVENT_LEVEL
 from shoptrace.services import Service
 
 
@@ -40,5 +41,5 @@ class KitSettings:
             port=port,
             jaeger_ui_url=os.environ.get("JAEGER_UI_URL", "http://localhost:16686").rstrip("/"),
             log_level=os.environ.get("LOG_LEVEL", "info"),
-            log_span_event_level=os.environ.get("LOG_SPAN_EVENT_LEVEL", "warning"),
+            log_span_event_level=os.environ.get("LOG_SPAN_EVENT_LEVEL", DEFAULT_SPAN_EVENT_LEVEL),
         )
