@@ -33,24 +33,20 @@ COPY requirements.lock ./
 # Dependencies first (own layer, cached until requirements.lock changes).
 RUN update-ca-certificates >/dev/null \
  && pip install --require-hashes -r requirements.lock \
+ && rm requirements.lock \
  && rm -rf /usr/local/share/ca-certificates/shoptrace-build \
  && update-ca-certificates --fresh >/dev/null
 
-COPY pyproject.toml ./
-COPY shoptrace/ shoptrace/
-COPY checkout/ checkout/
-COPY inventory/ inventory/
-COPY explore/ explore/
-COPY ${EXTRA_CA_DIR}/ /usr/local/share/ca-certificates/shoptrace-build/
-# The project itself (its build backend comes from PyPI: build isolation).
-RUN update-ca-certificates >/dev/null \
- && pip install --no-deps . \
- && rm -rf /usr/local/share/ca-certificates/shoptrace-build /src/* /tmp/* \
- && update-ca-certificates --fresh >/dev/null
+# The services' code, as plain packages on PYTHONPATH: no build step, and only
+# what the services run (the learning tools, harness/ and tests stay out).
+COPY shoptrace/ /app/shoptrace/
+COPY checkout/ /app/checkout/
+COPY inventory/ /app/inventory/
 
 WORKDIR /
 USER ${APP_UID}:${APP_UID}
-ENV SHOPTRACE_HOST=0.0.0.0 \
+ENV PYTHONPATH=/app \
+    SHOPTRACE_HOST=0.0.0.0 \
     INVENTORY_DB=/data/inventory.db
 EXPOSE 8080 8081
 CMD ["python", "-m", "checkout"]

@@ -134,7 +134,7 @@ w3c: install
 	@test -f "$(W3C_SUITE)/test.py" || { echo "set W3C_SUITE to the test/ folder of github.com/w3c/trace-context"; exit 2; }
 	test -x build/w3c-venv/bin/python || { $(PYTHON) -m venv build/w3c-venv && build/w3c-venv/bin/pip install -q aiohttp; }
 	OTEL_SERVICE_NAME=w3c-propagation OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 $(PY) -m tests.support.w3c_service >build/w3c-service.log 2>&1 & \
-	  service=$$!; trap 'kill $$service' EXIT; sleep 3; \
+	  service=$$!; trap 'kill $$service' EXIT; $(PY) -c 'from harness.processes import wait_healthy; wait_healthy("http://127.0.0.1:5000", 20)'; \
 	  cd "$(W3C_SUITE)" && SPEC_LEVEL=2 STRICT_LEVEL=2 $(CURDIR)/build/w3c-venv/bin/python test.py http://127.0.0.1:5000/test
 
 clean:

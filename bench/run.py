@@ -25,11 +25,12 @@ from typing import Any
 
 import httpx
 
-from bench.jaeger import count_window, whole_trace
+from bench.jaeger import count_window
 from bench.load import CHECKOUT, INVENTORY, Endpoint, LoadResult, run_wrk
-from bench.services import ROOT, Pair, Service, process_cpu_s, running_pair
+from bench.services import ROOT, Pair, process_cpu_s, rss_mb, running_pair
 from bench.settings import Settings
-from explore.jaeger_api import JaegerClient
+from harness.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
+from harness.processes import ServiceProcess
 
 #: The compose services whose CPU time is counted alongside the services' own.
 PIPELINE = ("otel-collector", "jaeger")
@@ -132,7 +133,7 @@ class Bench:
             yield pair
 
     def _cpu(self, pair: Pair) -> dict[str, float]:
-        return {**{name: service.cpu_s() for name, service in pair.services().items()}, **self._pipeline_cpu()}
+        return {**{name: process_cpu_s(service.pid) for name, service in pair.services().items()}, **self._pipeline_cpu()}
 
     def load(
         self, pair: Pair, endpoint: Endpoint, duration_s: float, delay_ms: float = 0.0
@@ -206,9 +207,10 @@ class Bench:
     def spans_of_one_checkout(self, pair: Pair, jaeger: JaegerClient) -> list[str]:
         """``service: name`` of every span one good checkout makes, from its trace in Jaeger."""
         trace_id = _checkout(pair.checkout)[0]
-        spans = whole_trace(jaeger, trace_id, None, timeout_s=20)
-        if not spans:
-            raise RuntimeError(f"trace {trace_id} never reached Jaeger at {jaeger.api_url}: is the Collector up?")
+        try:
+            spans = jaeger.wait_for(trace_id, settled(1.0), timeout_s=20, interval_s=0.1)
+        except TraceIncomplete:
+            raise RuntimeError(f"trace {trace_id} never reached Jaeger at {jaeger.api_url}: is the Collector up?") from None
         return sorted(f"{s.service}: {s.name}" for s in spans)
 
     def time_to_queryable(self, pair: Pair, jaeger: JaegerClient, spans_per_trace: int) -> dict[str, Any]:
@@ -222,7 +224,9 @@ class Bench:
         for _ in range(self.settings.ttq_traces):
             time.sleep(random.uniform(0, 0.3))
             trace_id, answered = _checkout(pair.checkout)
-            if whole_trace(jaeger, trace_id, spans_per_trace, timeout_s=10) is None:
+            try:
+                jaeger.wait_for(trace_id, has_spans(spans_per_trace), timeout_s=10, interval_s=0.01)
+            except TraceIncomplete:
                 missing += 1
             else:
                 delays.append(time.monotonic() - answered)
@@ -320,7 +324,7 @@ class Bench:
         }
 
 
-def _checkout(service: Service) -> tuple[str, float]:
+def _checkout(service: ServiceProcess) -> tuple[str, float]:
     """One good order; its trace id and when the answer came (monotonic seconds)."""
     response = httpx.post(f"{service.url}{CHECKOUT.path}", content=CHECKOUT.body,
                           headers={"content-type": "application/json"}, timeout=5)  # fmt: skip
@@ -334,13 +338,17 @@ def _checkout(service: Service) -> tuple[str, float]:
 
 def _log_lines(pair: Pair, text: str) -> dict[str, int]:
     return {
-        name: sum(text in line for line in service.log_path.read_text(errors="replace").splitlines())
+        name: sum(
+            text in line
+            for path in (service.stdout_path, service.stderr_path)
+            for line in path.read_text(errors="replace").splitlines()
+        )
         for name, service in pair.services().items()
     }
 
 
 def _rss(pair: Pair) -> dict[str, float]:
-    return {name: round(service.rss_mb(), 1) for name, service in pair.services().items()}
+    return {name: round(rss_mb(service), 1) for name, service in pair.services().items()}
 
 
 @contextmanager

@@ -11,20 +11,15 @@ never clash with the stack's.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from harness.processes import ROOT, ServiceProcess
 
-from shoptrace.services import SERVICE_ENV_PREFIXES
-
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "VARIANTS", "Endpoints", "Pair", "process_cpu_s", "rss_mb", "running_pair"]
 
 #: What each variant adds to the environment (and, for zero-code, in front of the command).
 VARIANTS = ("traced", "untraced", "zero-code")
@@ -52,54 +47,12 @@ def _variant_env(variant: str, endpoints: Endpoints) -> tuple[list[str], dict[st
     raise ValueError(f"unknown variant {variant!r}: expected one of {', '.join(VARIANTS)}")
 
 
-class Service:
-    """One service process: started, measured (RSS, CPU time) and stopped."""
-
-    def __init__(self, module: str, port: int, command: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.module = module
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_dir / f"{module}-{port}.log"
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                [*command, sys.executable, "-m", module], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.module} exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.module} did not answer /healthz within {timeout_s:g} s; see {self.log_path}")
-
-    def rss_mb(self) -> float:
-        """Resident memory now, from /proc (VmRSS)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no VmRSS for {self.module}")
-
-    def cpu_s(self) -> float:
-        return process_cpu_s(self.pid)
-
-    def stop(self) -> None:
-        """SIGTERM, as an orchestrator would: the services flush their spans on the way out."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def rss_mb(service: ServiceProcess) -> float:
+    """Resident memory now, from /proc (VmRSS)."""
+    for line in Path(f"/proc/{service.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {service.module}")
 
 
 def process_cpu_s(pid: int) -> float:
@@ -111,10 +64,10 @@ def process_cpu_s(pid: int) -> float:
 @dataclass
 class Pair:
     variant: str
-    inventory: Service
-    checkout: Service
+    inventory: ServiceProcess
+    checkout: ServiceProcess
 
-    def services(self) -> dict[str, Service]:
+    def services(self) -> dict[str, ServiceProcess]:
         return {"checkout": self.checkout, "inventory": self.inventory}
 
 
@@ -126,41 +79,39 @@ def running_pair(variant: str, endpoints: Endpoints, work_dir: Path, db_name: st
     reservations of the one before.
     """
     command, extra = _variant_env(variant, endpoints)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
-    base.update(extra)
     db = work_dir / db_name
     for path in work_dir.glob(f"{db_name}*"):
         path.unlink()
-    inventory = Service(
+    inventory = ServiceProcess(
         "inventory",
         endpoints.inventory_port,
-        command,
         {
-            **base,
+            **extra,
             "OTEL_SERVICE_NAME": "bench-inventory",
             "INVENTORY_PORT": str(endpoints.inventory_port),
             "INVENTORY_DB": str(db),
         },
         work_dir,
+        command,
     )
-    started = [inventory]
+    checkout = ServiceProcess(
+        "checkout",
+        endpoints.checkout_port,
+        {
+            **extra,
+            "OTEL_SERVICE_NAME": "bench-checkout",
+            "CHECKOUT_PORT": str(endpoints.checkout_port),
+            "INVENTORY_URL": inventory.url,
+        },
+        work_dir,
+        command,
+    )
+    started: list[ServiceProcess] = []
     try:
-        inventory.wait_ready()
-        checkout = Service(
-            "checkout",
-            endpoints.checkout_port,
-            command,
-            {
-                **base,
-                "OTEL_SERVICE_NAME": "bench-checkout",
-                "CHECKOUT_PORT": str(endpoints.checkout_port),
-                "INVENTORY_URL": inventory.url,
-            },
-            work_dir,
-        )
-        started.append(checkout)
-        checkout.wait_ready()
+        for service in (inventory, checkout):
+            started.append(service)
+            service.start(wait_s=30.0)
         yield Pair(variant, inventory, checkout)
     finally:
         for service in reversed(started):
-            service.stop()
+            service.terminate()

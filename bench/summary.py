@@ -1,4 +1,4 @@
-"""From the runs to the figures the issue's targets are about: medians over rounds, ratios within a round."""
+"""From the runs to the figures the targets (README "Performance") are about: medians over rounds, ratios within a round."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def targets(
     soak: dict[str, Any] | None,
     up_s: float | None,
 ) -> list[dict[str, Any]]:
-    """The issue's targets, each with what was measured and whether it is met (None: not measured)."""
+    """The targets, each with what was measured and whether it is met (None: not measured)."""
     ratios = summary["ratios"]
     rss = [max(m["checkout"], m["inventory"]) for m in memory] + ([max(loss["rss_mb_after"].values())] if loss else [])
     rss_max = max(rss)

@@ -35,7 +35,6 @@ class LogLine:
     level: str
     message: str
     exception: str | None
-    record: dict[str, Any]
 
 
 def parse(lines: Iterable[str]) -> list[dict[str, Any]]:
@@ -63,7 +62,6 @@ def of_trace(records: Iterable[dict[str, Any]], trace_id: str) -> list[LogLine]:
             level=str(r.get("level", "")),
             message=str(r.get("message", "")),
             exception=r.get("exception"),
-            record=r,
         )
         for r in records
         if r.get("trace_id") == trace_id

@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 from explore import logs, waterfall
-from explore.jaeger_api import (
+from explore.terminal import wide_console
+from harness.jaeger import (
     JaegerClient,
     JaegerError,
     MalformedTraceId,
-    TraceNotFound,
+    TraceIncomplete,
     jaeger_url,
     normalize_trace_id,
+    settled,
 )
-from explore.spans import Span
-from explore.terminal import wide_console
+from harness.spans import Span
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,29 +69,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-#: Spans reach Jaeger in batches (each service's, then the Collector's): a trace
-#: is taken as complete once two reads this far apart find as many spans.
+#: A trace is shown once its span count has held this long (see harness.jaeger.settled).
 SETTLE_S = 0.4
 
 
 def fetch(client: JaegerClient, trace_id: str, wait_s: float) -> list[Span]:
     """The trace, waiting up to ``wait_s`` while Jaeger does not have it yet or it is still growing."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            spans = client.trace(trace_id)
-            break
-        except TraceNotFound:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.25)
-    while time.monotonic() < deadline:
-        time.sleep(SETTLE_S)
-        again = client.trace(trace_id)
-        if len(again) == len(spans):
-            break
-        spans = again
-    return spans
+    try:
+        return client.wait_for(trace_id, settled(SETTLE_S), timeout_s=wait_s, through_restarts=False)
+    except TraceIncomplete as exc:
+        if exc.spans:  # still growing at the deadline: show what there is
+            return exc.spans
+        return client.trace(trace_id)  # raises why there is nothing: not found, or Jaeger gone
 
 
 def log_lines(args: argparse.Namespace, trace_id: str) -> tuple[list[logs.LogLine] | None, str]:

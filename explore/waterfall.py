@@ -1,11 +1,12 @@
 """A trace as a tree with a bar per span drawn to scale, and its log lines, for the terminal.
 
-Rendering is rich's: a table whose first column is the span tree and whose
-last is a :class:`rich.bar.Bar` placed at the span's offset in the trace
-(rich's Tree cannot line its rows up with columns, so the tree guides are
-drawn in the first cell). A span whose parent is not in the trace (the
-parent's service exported nothing, or the trace is still arriving) is shown
-as a root too, marked "parent missing".
+Rendering is rich's: a :class:`rich.tree.Tree` of spans whose every label
+is a one-row grid (name, service, start, duration, status, and a
+:class:`rich.bar.Bar` at the span's offset in the trace); the name column is
+narrower by the tree's indent at each depth, so the other columns line up.
+A span whose parent is not in the trace (the parent's service exported
+nothing, or the trace is still arriving) is shown as a root too, marked
+"parent missing".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from explore.logs import LogLine
-from explore.spans import Span
+from harness.spans import Span
 
 _STATUS_STYLE = {"ERROR": "bold red", "OK": "green", "UNSET": "dim"}
 _SERVICE_STYLES = ("cyan", "magenta", "yellow", "blue", "green")

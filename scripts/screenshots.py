@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.jaeger import JaegerTraces
+from harness.jaeger import JaegerClient
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
@@ -33,7 +33,7 @@ def main() -> None:
     body = response.json()
     if response.status_code != 502:
         raise SystemExit(f"expected the crash's 502 from checkout, got {response.status_code}: {body}")
-    JaegerTraces(JAEGER_URL).wait_for(body["trace_id"], lambda spans: len(spans) == 3)
+    JaegerClient(JAEGER_URL).wait_for(body["trace_id"], lambda spans: len(spans) == 3)
 
     with chromium() as browser:
         page = browser.new_page(viewport=VIEWPORT)

@@ -15,7 +15,7 @@ from tests.support.recording_inventory import RecordingInventory
 
 
 @dataclass(frozen=True)
-class Budgets:
+class InventoryTimings:
     """INVENTORY_TIMEOUT_S and INVENTORY_SLOW_S of the services under test."""
 
     inventory_timeout_s: float
@@ -23,12 +23,12 @@ class Budgets:
 
 
 #: Short, so the suite is quick, and far apart, so the timing asserts are clear.
-TEST_BUDGETS = Budgets(inventory_timeout_s=1.0, inventory_slow_s=3.0)
+TEST_TIMINGS = InventoryTimings(inventory_timeout_s=1.0, inventory_slow_s=3.0)
 
 
 @pytest.fixture(scope="session")
-def budgets() -> Budgets:
-    return TEST_BUDGETS
+def timings() -> InventoryTimings:
+    return TEST_TIMINGS
 
 
 @pytest.fixture(scope="session")
@@ -59,15 +59,15 @@ Spawn = Callable[..., ServiceProcess]
 
 
 def _test_settings(service: Service, port: int, log_dir: Path, inventory_url: str | None) -> dict[str, str]:
-    """Each service's own settings under test: short budgets, a database per process."""
+    """Each service's own settings under test: short timings, a database per process."""
     if service is INVENTORY:
         return {
             "INVENTORY_DB": str(log_dir / f"inventory-{port}.db"),
-            "INVENTORY_SLOW_S": str(TEST_BUDGETS.inventory_slow_s),
+            "INVENTORY_SLOW_S": str(TEST_TIMINGS.inventory_slow_s),
         }
     return {
         "INVENTORY_URL": inventory_url or f"http://127.0.0.1:{free_port()}",
-        "INVENTORY_TIMEOUT_S": str(TEST_BUDGETS.inventory_timeout_s),
+        "INVENTORY_TIMEOUT_S": str(TEST_TIMINGS.inventory_timeout_s),
     }
 
 
@@ -91,7 +91,7 @@ def session_processes() -> Iterator[list[ServiceProcess]]:
     started: list[ServiceProcess] = []
     yield started
     for service in started:
-        service.stop()
+        service.kill()
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +110,7 @@ def spawn(sink: OtlpSink, log_dir: Path) -> Iterator[Spawn]:
     started: list[ServiceProcess] = []
     yield _spawner(sink, log_dir, started)
     for service in started:
-        service.stop()
+        service.kill()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from tests.conftest import Budgets, Spawn
+from tests.conftest import InventoryTimings, Spawn
 from tests.support.otlp_sink import OtlpSink, Span, SpanSource
 from tests.support.processes import ServiceProcess, ServiceUnderTest
 from tests.support.traces import children, one, select, traceresponse
@@ -146,7 +146,7 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
 
 
 def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
-    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, budgets: Budgets
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, timings: InventoryTimings
 ) -> None:
     started = time.monotonic()
     response = place(checkout, "fault-slow")
@@ -154,7 +154,7 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
 
     assert response.status_code == 504
     assert response.json()["error"] == "inventory_timeout"
-    assert elapsed < budgets.inventory_timeout_s + 0.5
+    assert elapsed < timings.inventory_timeout_s + 0.5
     trace_id = trace_of(response)
 
     spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
@@ -168,7 +168,7 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
     assert slow.parent_id == client.span_id
     assert slow.event("client disconnected: request cancelled") is not None
     assert (slow.end_ns - client.end_ns) / 1e9 < 1.0
-    assert (slow.end_ns - slow.start_ns) / 1e9 < budgets.inventory_slow_s
+    assert (slow.end_ns - slow.start_ns) / 1e9 < timings.inventory_slow_s
     assert [line for line in inventory.logs_of(trace_id) if "cancelling" in line["message"]]
 
     server = one(spans, service="checkout", kind="SERVER")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from examples.pitfalls import _shop, fresh_context, message_headers, outliving_task, threads, uninstrumented_client
+from examples.pitfalls import fresh_context, message_headers, outliving_task, story, threads, uninstrumented_client
 
 PITFALLS = {
     module.__name__.rsplit(".", 1)[-1]: module
@@ -19,7 +19,7 @@ def main(names: list[str]) -> int:
         return 2
     for name in names or PITFALLS:
         module = PITFALLS[name]
-        _shop.main(module.TITLE, module.LESSON, *module.pairs())
+        story.main(module.TITLE, module.LESSON, *module.pairs())
     return 0
 
 

@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from opentelemetry.context import Context, attach, detach, get_current
 
-from examples.pitfalls._shop import Outcome, Recorder, Story, checkout_request, inventory_client, main, run_story
+from examples.pitfalls.downstream import inventory_client
+from examples.pitfalls.recorder import Recorder
+from examples.pitfalls.story import Outcome, Story, checkout_request, main, run_story
 
 TITLE = "1. A fresh context in the middle of a request"
 LESSON = "fetch_stock(client, sku, Context()) is Go's fetchStock(context.Background(), sku): the call is an orphan trace."

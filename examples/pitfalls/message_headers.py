@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 
-from examples.pitfalls._shop import Outcome, Recorder, Story, checkout_request, main, run_story
+from examples.pitfalls.recorder import Recorder
+from examples.pitfalls.story import Outcome, Story, checkout_request, main, run_story
 
 TITLE = "5. Propagation over a message queue, by hand"
 LESSON = "Inject the context into the message's headers when producing, extract it when consuming: one trace."

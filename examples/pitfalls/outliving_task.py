@@ -20,7 +20,8 @@ from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
-from examples.pitfalls._shop import Outcome, Recorder, checkout_request, main, run_story
+from examples.pitfalls.recorder import Recorder
+from examples.pitfalls.story import Outcome, checkout_request, main, run_story
 
 TITLE = "3. A task that outlives its request"
 LESSON = "create_task(work) with no deadline runs on after the answer; bound it by the request's deadline."

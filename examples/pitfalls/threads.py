@@ -16,7 +16,8 @@ import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
-from examples.pitfalls._shop import Outcome, Recorder, checkout_request, main, run_story
+from examples.pitfalls.recorder import Recorder
+from examples.pitfalls.story import Outcome, checkout_request, main, run_story
 
 TITLE = "2. Work handed to a thread without the context"
 LESSON = "A pool thread starts with an empty context: submit(fn) and run_in_executor(None, fn) orphan fn's spans."

@@ -14,7 +14,9 @@ duplicate spans.
 
 from __future__ import annotations
 
-from examples.pitfalls._shop import Outcome, Recorder, Story, checkout_request, inventory_client, main, run_story
+from examples.pitfalls.downstream import inventory_client
+from examples.pitfalls.recorder import Recorder
+from examples.pitfalls.story import Outcome, Story, checkout_request, main, run_story
 
 TITLE = "4. A client created outside the instrumentation"
 LESSON = "A bare httpx.AsyncClient() sends no traceparent: inventory starts a trace of its own."

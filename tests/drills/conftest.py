@@ -1,7 +1,8 @@
 """Fault drills against the running compose stack (``make drills``).
 
 Each drill runs steady load with explore.load while it breaks one part of the
-stack, then checks what the issue promises and records what it measured in
+stack, then checks what the stack promises (the README's
+"Reliability" table) and records what it measured in
 results/drills.json, from which the README's table is copied.
 """
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from tests.conftest import Budgets
-from tests.support.jaeger import JaegerTraces
+from harness.jaeger import JaegerClient
+from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.processes import ROOT, parse_log_lines
 
@@ -65,8 +65,8 @@ def stack_is_up() -> None:
 
 
 @pytest.fixture(scope="session")
-def traces() -> JaegerTraces:
-    return JaegerTraces(JAEGER_URL)
+def traces() -> JaegerClient:
+    return JaegerClient(JAEGER_URL)
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +85,9 @@ def jaeger_ui_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def budgets() -> Budgets:
+def timings() -> InventoryTimings:
     """The stack runs with the services' defaults (docker-compose.yml sets neither)."""
-    return Budgets(inventory_timeout_s=2.0, inventory_slow_s=5.0)
+    return InventoryTimings(inventory_timeout_s=2.0, inventory_slow_s=5.0)
 
 
 #: Where each browser test leaves its last screenshot (git ignores build/).

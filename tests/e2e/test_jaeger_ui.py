@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from explore.spans import Span
+from harness.jaeger import JaegerClient
+from harness.spans import Span
 from tests.e2e.conftest import CHECKOUT_URL
-from tests.support.jaeger import JaegerTraces
 from tests.support.jaeger_ui import JaegerUI, SpanRow
 from tests.support.traces import traceresponse
 
@@ -27,7 +27,7 @@ def order(sku: str) -> httpx.Response:
     return httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": sku, "quantity": 1}, timeout=10)
 
 
-def failed_order(sku: str, status: int, traces: JaegerTraces, whole: Callable[[list[Span]], bool]) -> dict[str, Any]:
+def failed_order(sku: str, status: int, traces: JaegerClient, whole: Callable[[list[Span]], bool]) -> dict[str, Any]:
     """Order ``sku``, check the failure's status, wait until Jaeger has its whole trace; the error body."""
     response = order(sku)
     assert response.status_code == status, response.text
@@ -37,7 +37,7 @@ def failed_order(sku: str, status: int, traces: JaegerTraces, whole: Callable[[l
 
 
 def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the_exception(
-    ui: JaegerUI, traces: JaegerTraces
+    ui: JaegerUI, traces: JaegerClient
 ) -> None:
     body = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)
 
@@ -71,7 +71,7 @@ def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the
 
 
 def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cancellation(
-    ui: JaegerUI, traces: JaegerTraces
+    ui: JaegerUI, traces: JaegerClient
 ) -> None:
     body = failed_order(
         "fault-slow",
@@ -95,7 +95,7 @@ def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cance
 
 
 def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its_errors(
-    ui: JaegerUI, traces: JaegerTraces
+    ui: JaegerUI, traces: JaegerClient
 ) -> None:
     trace_id = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)["trace_id"]
 
@@ -107,7 +107,7 @@ def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its
 
 
 def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace_with_the_sql_spans(
-    ui: JaegerUI, traces: JaegerTraces
+    ui: JaegerUI, traces: JaegerClient
 ) -> None:
     response = order("item-123")
     assert response.status_code == 201

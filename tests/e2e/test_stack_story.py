@@ -11,8 +11,8 @@ import time
 
 import httpx
 
+from harness.jaeger import JaegerClient
 from tests.e2e.conftest import CHECKOUT_URL, ComposeService, compose
-from tests.support.jaeger import JaegerTraces
 from tests.test_trace_story import (  # noqa: F401 (collected by pytest, with this folder's fixtures)
     assert_inventory_down_story,
     test_a_checkout_is_one_trace_across_both_services,
@@ -38,7 +38,7 @@ def wait_ready(url: str, timeout_s: float = 60) -> None:
 
 
 def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
-    checkout: ComposeService, traces: JaegerTraces
+    checkout: ComposeService, traces: JaegerClient
 ) -> None:
     compose("stop", "inventory")
     try:
@@ -50,7 +50,7 @@ def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
     assert httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).status_code == 201
 
 
-def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeService, traces: JaegerTraces) -> None:
+def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeService, traces: JaegerClient) -> None:
     # compose has polled /readyz every few seconds since the stack started.
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
     traces.wait_for(response.json()["trace_id"], lambda s: len(s) > 3)
@@ -62,7 +62,7 @@ def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeSer
         assert not [n for n in names if "healthz" in n or "readyz" in n], names
 
 
-def test_traces_survive_a_jaeger_restart(traces: JaegerTraces) -> None:
+def test_traces_survive_a_jaeger_restart(traces: JaegerClient) -> None:
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     trace_id = response.json()["trace_id"]
     before = traces.wait_for(

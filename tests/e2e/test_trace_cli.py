@@ -7,10 +7,10 @@ import time
 
 import httpx
 
+from harness.jaeger import JaegerClient
 from tests.e2e.conftest import CHECKOUT_URL, ComposeService
 from tests.explore.test_trace_view import assert_crash_story
 from tests.support.cli import COLUMNS
-from tests.support.jaeger import JaegerTraces
 from tests.support.processes import ROOT
 from tests.support.traces import select
 
@@ -26,7 +26,7 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def crash(traces: JaegerTraces) -> str:
+def crash(traces: JaegerClient) -> str:
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     assert response.status_code == 502
     trace_id = response.json()["trace_id"]
@@ -35,7 +35,7 @@ def crash(traces: JaegerTraces) -> str:
 
 
 def test_make_trace_tells_the_story_of_a_crash_from_jaeger_and_compose_logs(
-    traces: JaegerTraces, checkout: ComposeService, inventory: ComposeService
+    traces: JaegerClient, checkout: ComposeService, inventory: ComposeService
 ) -> None:
     trace_id = crash(traces)
     result = make("trace", f"ID={trace_id}")
@@ -46,7 +46,7 @@ def test_make_trace_tells_the_story_of_a_crash_from_jaeger_and_compose_logs(
     assert_crash_story(result.stdout, trace_id, expected)
 
 
-def test_make_trace_last_error_finds_the_latest_failing_trace(traces: JaegerTraces) -> None:
+def test_make_trace_last_error_finds_the_latest_failing_trace(traces: JaegerClient) -> None:
     crash(traces)
     latest = crash(traces)
     result = make("trace", "LAST_ERROR=1")
@@ -55,7 +55,7 @@ def test_make_trace_last_error_finds_the_latest_failing_trace(traces: JaegerTrac
     assert f"trace {latest}" in result.stdout
 
 
-def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(traces: JaegerTraces) -> None:
+def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(traces: JaegerClient) -> None:
     """Pins the reason given in explore.jaeger_api.JaegerClient.latest_failing_trace."""
     failing = crash(traces)
     good = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).json()["trace_id"]

@@ -1,7 +1,7 @@
 """The five silent breaks, each run broken and fixed side by side, on real SDK spans.
 
 Each example records its spans with its own TracerProvider and an in-memory
-exporter (examples/pitfalls/_shop.py). The broken run must show the break
+exporter (examples/pitfalls/recorder.py). The broken run must show the break
 (an orphan trace, or work that runs on unbounded), the fixed run must not.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from examples.pitfalls import fresh_context, message_headers, outliving_task, threads, uninstrumented_client
-from examples.pitfalls._shop import Outcome
-from explore.spans import Span
+from examples.pitfalls.story import Outcome
+from harness.spans import Span
 from tests.support.cli import run_module
 from tests.support.traces import one
 

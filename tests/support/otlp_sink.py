@@ -19,37 +19,10 @@ from typing import Any, Protocol
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
-from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 
-from explore.spans import Event, Span
+from harness.spans import Event, Span, from_otlp
 
 __all__ = ["Event", "OtlpSink", "Span", "SpanSource", "SpanStore"]
-
-_KINDS = {
-    PbSpan.SPAN_KIND_INTERNAL: "INTERNAL",
-    PbSpan.SPAN_KIND_SERVER: "SERVER",
-    PbSpan.SPAN_KIND_CLIENT: "CLIENT",
-    PbSpan.SPAN_KIND_PRODUCER: "PRODUCER",
-    PbSpan.SPAN_KIND_CONSUMER: "CONSUMER",
-}
-_STATUSES = {
-    PbStatus.STATUS_CODE_UNSET: "UNSET",
-    PbStatus.STATUS_CODE_OK: "OK",
-    PbStatus.STATUS_CODE_ERROR: "ERROR",
-}
-
-
-def _value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]
-    return getattr(v, kind) if kind else None
-
-
-def _attributes(kvs: list[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in kvs}
 
 
 class SpanSource(Protocol):
@@ -67,29 +40,7 @@ class SpanStore:
         self._cond = threading.Condition()
 
     def add_export(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
-        spans = []
-        for rs in request.resource_spans:
-            service = str(_attributes(list(rs.resource.attributes)).get("service.name", ""))
-            for ss in rs.scope_spans:
-                for s in ss.spans:
-                    spans.append(
-                        Span(
-                            trace_id=s.trace_id.hex(),
-                            span_id=s.span_id.hex(),
-                            parent_id=s.parent_span_id.hex() or None,
-                            name=s.name,
-                            kind=_KINDS[s.kind],
-                            service=service,
-                            status=_STATUSES[s.status.code],
-                            status_message=s.status.message,
-                            attributes=_attributes(list(s.attributes)),
-                            events=[Event(e.name, _attributes(list(e.attributes))) for e in s.events],
-                            links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
-                            start_ns=s.start_time_unix_nano,
-                            end_ns=s.end_time_unix_nano,
-                            scope=ss.scope.name,
-                        )
-                    )
+        spans = from_otlp(request.resource_spans)
         with self._cond:
             self._spans.extend(spans)
             self._exports.append(request)

@@ -1,13 +1,23 @@
-"""explore.jaeger_api against Jaeger's answers as documented (the real ones are in tests/e2e)."""
+"""harness.jaeger against Jaeger's answers as documented (the real ones are in tests/e2e)."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 
-from explore.jaeger_api import JaegerClient, JaegerError, MalformedTraceId, TraceNotFound, normalize_trace_id, parse_otlp_json
+from harness.jaeger import (
+    JaegerClient,
+    JaegerError,
+    MalformedTraceId,
+    TraceIncomplete,
+    TraceNotFound,
+    normalize_trace_id,
+    settled,
+)
+from harness.spans import from_otlp_json
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -62,7 +72,7 @@ def otlp(trace_id_field: str, span_id_field: str) -> dict:
     ],
 )
 def test_otlp_json_becomes_spans_with_ids_in_hex(trace_field: str, span_field: str) -> None:
-    (span,) = parse_otlp_json(otlp(trace_field, span_field))
+    (span,) = from_otlp_json(otlp(trace_field, span_field))
     assert (span.trace_id, span.span_id, span.parent_id) == (TRACE, "00f067aa0ba902b7", None)
     assert (span.service, span.kind, span.status, span.duration_ns) == ("inventory", "SERVER", "ERROR", 4000)
     assert span.attributes["http.response.status_code"] == 500
@@ -123,3 +133,51 @@ def test_no_failing_trace_says_how_to_make_one() -> None:
         pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes: make one with curl"),
     ):
         client.latest_failing_trace("checkout", lookback_s=3600)
+
+
+def one_span_answer(count: int) -> dict:
+    """Jaeger's answer for TRACE with ``count`` spans."""
+    payload = otlp(TRACE, "00f067aa0ba902b7")
+    (span,) = payload["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans = [{**span, "spanId": f"{i + 1:016x}"} for i in range(count)]
+    payload["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"] = spans
+    return payload
+
+
+def test_wait_for_waits_through_not_found_and_restarts_until_the_spans_are_enough() -> None:
+    answers = iter(
+        [httpx.Response(404), httpx.ConnectError("refused"), httpx.Response(200, json=one_span_answer(1))]
+        + [httpx.Response(200, json=one_span_answer(3))] * 10
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    with jaeger(handler) as client:
+        spans = client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=30, interval_s=0)
+    assert len(spans) == 3
+
+
+def test_wait_for_gives_up_with_what_it_had_and_an_unreachable_jaeger_can_end_it_at_once() -> None:
+    with jaeger(lambda request: httpx.Response(200, json=one_span_answer(2))) as client, pytest.raises(TraceIncomplete) as caught:
+        client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=0.2, interval_s=0.01)
+    assert len(caught.value.spans) == 2 and "GET /stock/{sku}" in str(caught.value)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    with jaeger(refused) as client, pytest.raises(JaegerError, match="not reachable"):
+        client.wait_for(TRACE, lambda s: bool(s), timeout_s=30, through_restarts=False)
+
+
+def test_settled_holds_once_the_count_stops_changing() -> None:
+    until = settled(0.05)
+    assert not until([])
+    one = from_otlp_json(one_span_answer(1))
+    assert not until(one)  # just arrived
+    time.sleep(0.06)
+    assert until(one)
+    assert not until(from_otlp_json(one_span_answer(2)))  # grew: the quiet time starts again

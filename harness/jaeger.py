@@ -1,31 +1,30 @@
-"""A small client for Jaeger v2's query API: one trace by id, and the latest failing one.
+"""A small client for Jaeger v2's query API: one trace by id, a window's traces, the latest failing one.
 
-Jaeger answers ``/api/v3/...`` in OTLP JSON, which is parsed here into
-:class:`explore.spans.Span`, the model the waterfall and the tests share.
-Everything that can go wrong on the way is one of three errors, each with a
-sentence a person can act on: Jaeger is not reachable, the id is malformed,
-the trace is not (yet) there.
+Jaeger answers ``/api/v3/...`` in OTLP JSON, read into :class:`harness.spans.Span`
+by :func:`harness.spans.from_otlp_json`. Everything that can go wrong on the way
+is one of a few errors, each with a sentence a person can act on: Jaeger is
+not reachable, the id is malformed, the trace is not (yet) there or not whole.
+:meth:`JaegerClient.wait_for` is the one loop that waits for spans on their
+way; `make trace`, the tests, the drills and the bench all wait through it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from explore.spans import Event, Span
+from harness.spans import Span, from_otlp_json
 
 DEFAULT_JAEGER_URL = "http://localhost:16686"
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-_HEX = re.compile(r"^[0-9a-f]+$")
-_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-_STATUSES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
 
 class JaegerError(Exception):
@@ -44,6 +43,41 @@ class MalformedTraceId(JaegerError):
     pass
 
 
+class TraceIncomplete(JaegerError):
+    """The wait ended before the spans did what was asked; ``spans`` is what Jaeger had by then."""
+
+    def __init__(self, message: str, spans: list[Span]) -> None:
+        super().__init__(message)
+        self.spans = spans
+
+
+#: What :meth:`JaegerClient.wait_for` waits for: true once the spans read so far are enough.
+Until = Callable[[list[Span]], bool]
+
+
+def has_spans(count: int) -> Until:
+    """At least ``count`` spans."""
+    return lambda spans: len(spans) >= count
+
+
+def settled(quiet_s: float) -> Until:
+    """Some spans, and no new one for ``quiet_s``: spans reach Jaeger in batches (each service's, then
+    the Collector's), so a trace whose count holds that long is taken as whole."""
+    seen = {"count": -1, "since": 0.0}
+
+    def until(spans: list[Span]) -> bool:
+        now = time.monotonic()
+        if len(spans) != seen["count"]:
+            seen["count"], seen["since"] = len(spans), now
+        return bool(spans) and now - seen["since"] >= quiet_s
+
+    return until
+
+
+def _rfc3339(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+
+
 def jaeger_url() -> str:
     """Where Jaeger's query API is: JAEGER_URL, else JAEGER_UI_URL (the services' trace links), else localhost."""
     return (os.environ.get("JAEGER_URL") or os.environ.get("JAEGER_UI_URL") or DEFAULT_JAEGER_URL).rstrip("/")
@@ -58,73 +92,6 @@ def normalize_trace_id(text: str) -> str:
             "or the middle part of the `traceresponse` header"
         )
     return trace_id
-
-
-# -- OTLP JSON -> Span -----------------------------------------------------
-
-
-def _id(value: str) -> str:
-    """Span and trace ids: OTLP JSON says hex; accept base64 (protobuf JSON) too."""
-    if not value:
-        return ""
-    if _HEX.match(value.lower()) and len(value) in (16, 32):
-        return value.lower()
-    return base64.b64decode(value).hex()
-
-
-def _enum(value: Any, names: dict[int, str], prefix: str) -> str:
-    if isinstance(value, int):
-        return names.get(value, "UNSET")
-    if isinstance(value, str):
-        return value.removeprefix(prefix) or "UNSET"
-    return names[min(names)] if prefix == "STATUS_CODE_" else "INTERNAL"
-
-
-def _value(v: dict[str, Any]) -> Any:
-    if "stringValue" in v:
-        return v["stringValue"]
-    if "intValue" in v:
-        return int(v["intValue"])
-    if "doubleValue" in v:
-        return float(v["doubleValue"])
-    if "boolValue" in v:
-        return bool(v["boolValue"])
-    if "arrayValue" in v:
-        return [_value(x) for x in v["arrayValue"].get("values", [])]
-    return None
-
-
-def _attributes(kvs: list[dict[str, Any]] | None) -> dict[str, Any]:
-    return {kv["key"]: _value(kv.get("value", {})) for kv in kvs or []}
-
-
-def parse_otlp_json(payload: dict[str, Any]) -> list[Span]:
-    """Spans from Jaeger's ``{"result": {"resourceSpans": [...]}}``."""
-    spans = []
-    for rs in payload.get("result", payload).get("resourceSpans", []):
-        service = str(_attributes(rs.get("resource", {}).get("attributes")).get("service.name", ""))
-        for ss in rs.get("scopeSpans", []):
-            for s in ss.get("spans", []):
-                status = s.get("status", {})
-                spans.append(
-                    Span(
-                        trace_id=_id(s["traceId"]),
-                        span_id=_id(s["spanId"]),
-                        parent_id=_id(s.get("parentSpanId", "")) or None,
-                        name=s["name"],
-                        kind=_enum(s.get("kind", 1), _KINDS, "SPAN_KIND_"),
-                        service=service,
-                        status=_enum(status.get("code", 0), _STATUSES, "STATUS_CODE_"),
-                        status_message=status.get("message", ""),
-                        attributes=_attributes(s.get("attributes")),
-                        events=[Event(e["name"], _attributes(e.get("attributes"))) for e in s.get("events", [])],
-                        links=[(_id(link["traceId"]), _id(link["spanId"])) for link in s.get("links", [])],
-                        start_ns=int(s.get("startTimeUnixNano", 0)),
-                        end_ns=int(s.get("endTimeUnixNano", 0)),
-                        scope=ss.get("scope", {}).get("name", ""),
-                    )
-                )
-    return spans
 
 
 # -- the API ---------------------------------------------------------------
@@ -160,10 +127,58 @@ class JaegerClient:
                 "export to the Collector (OTEL_EXPORTER_OTLP_ENDPOINT)."
             )
         self._raise_for_status(response)
-        spans = parse_otlp_json(response.json())
+        spans = from_otlp_json(response.json())
         if not spans:
             raise TraceNotFound(f"Jaeger at {self.api_url} has no spans for trace {trace_id} (yet)")
         return spans
+
+    def wait_for(
+        self, trace_id: str, until: Until, timeout_s: float = 20.0, interval_s: float = 0.25, through_restarts: bool = True
+    ) -> list[Span]:
+        """The trace's spans once ``until(spans)`` holds, asking every ``interval_s``.
+
+        While Jaeger has none of the trace the wait goes on, and while it is
+        unreachable too (a restart), unless ``through_restarts`` is false; after
+        ``timeout_s`` it raises TraceIncomplete with what it had. A malformed id
+        fails at once.
+        """
+        trace_id = normalize_trace_id(trace_id)
+        waits_out = (TraceNotFound, JaegerUnreachable) if through_restarts else (TraceNotFound,)
+        deadline = time.monotonic() + timeout_s
+        spans: list[Span] = []
+        while True:
+            try:
+                spans = self.trace(trace_id)
+            except waits_out:
+                spans = []
+            if until(spans):
+                return spans
+            if time.monotonic() >= deadline:
+                names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
+                raise TraceIncomplete(
+                    f"trace {trace_id} not complete in Jaeger at {self.api_url} after {timeout_s:g} s: {names}", spans
+                )
+            time.sleep(interval_s)
+
+    def traces_between(self, service: str, start_s: float, end_s: float) -> list[Span]:
+        """Every span of the traces of ``service`` that started between ``start_s`` and ``end_s`` (epoch seconds).
+
+        Jaeger's search answers whole traces: keep the window small (the bench asks
+        half a second at a time) or the answer runs to many MB.
+        """
+        response = self._get(
+            "/api/v3/traces",
+            params={
+                "query.service_name": service,
+                "query.start_time_min": _rfc3339(start_s),
+                "query.start_time_max": _rfc3339(end_s),
+                "query.num_traces": "1000000",
+            },
+        )
+        if response.status_code == 404:  # no trace in the window
+            return []
+        self._raise_for_status(response)
+        return from_otlp_json(response.json())
 
     def latest_failing_trace(self, service: str = "checkout", lookback_s: float = 3600, limit: int = 100) -> str:
         """The id of the most recent trace of ``service`` with a span in error, within ``lookback_s``.

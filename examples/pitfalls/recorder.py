@@ -1,0 +1,45 @@
+"""Spans recorded in memory, one tracer provider per service, read back as :class:`harness.spans.Span`.
+
+Each run of an example gets its own providers and in-memory exporter, never
+the global provider, so the examples and their tests stay independent; the
+finished spans go through the OTLP encoder the exporter uses, so they are
+shown and checked like traces read from Jaeger.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Tracer
+
+from harness.spans import Span, by_trace, from_sdk
+
+
+class Recorder:
+    """Tracer providers of their own (one per service) whose finished spans are kept in memory."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self._providers: dict[str, TracerProvider] = {}
+
+    def provider(self, service: str = "checkout") -> TracerProvider:
+        if service not in self._providers:
+            provider = TracerProvider(resource=Resource.create({"service.name": service}))
+            provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+            self._providers[service] = provider
+        return self._providers[service]
+
+    def tracer(self, service: str = "checkout") -> Tracer:
+        return self.provider(service).get_tracer("examples.pitfalls")
+
+    def shutdown(self) -> None:
+        for provider in self._providers.values():
+            provider.shutdown()
+
+    def spans(self) -> list[Span]:
+        return from_sdk(self.exporter.get_finished_spans())
+
+    def traces(self) -> dict[str, list[Span]]:
+        return by_trace(self.spans())
