@@ -42,3 +42,9 @@ def test_only_the_listed_ports_are_published_and_only_on_loopback() -> None:
         assert set(bindings) == PUBLISHED[service], (service, bindings)
         for port, hosts in bindings.items():
             assert all(h["HostIp"] == "127.0.0.1" for h in hosts), (service, port, hosts)
+
+
+def test_the_services_image_holds_the_services_and_nothing_else_of_ours() -> None:
+    """Only shoptrace/, checkout/ and inventory/ are on the image's PYTHONPATH: no learning tools, no harness."""
+    listing = compose("exec", "-T", "checkout", "ls", "/app").split()
+    assert sorted(listing) == sorted(["shoptrace", *(s.module for s in SHOPTRACE_SERVICES)]), listing
