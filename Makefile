@@ -62,7 +62,7 @@ lint: install
 test-services: install
 	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills
 
-# --- the stack: checkout, inventory, the Collector and Jaeger (docker-compose.yml)
+# --- the stack: checkout, inventory, the Collector, Jaeger and Prometheus (docker-compose.yml)
 
 images:
 	scripts/images.sh

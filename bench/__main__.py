@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.load import ensure_wrk
 from bench.plot import plot
-from bench.run import Bench, check_stack, compose_up_s
+from bench.run import PIPELINE, Bench, check_stack, compose_up_s
 from bench.services import ROOT
 from bench.settings import Settings
 from bench.summary import summarize, targets
@@ -62,6 +62,11 @@ def print_table(results: dict[str, Any]) -> None:
             )
     for name, value in results["summary"]["ratios"].items():
         print(f"{name:<40} {value}")
+    # What the pipeline spends per order at checkout's highest sustained throughput (traced, flat out).
+    flat_out = results["summary"]["steps"].get("checkout", {}).get("traced")
+    if flat_out:
+        pipeline = {name: ms for name, ms in flat_out["cpu_ms_per_request"].items() if name in PIPELINE}
+        print("pipeline CPU per order, checkout flat out, traced: " + ", ".join(f"{n} {ms:.3f} ms" for n, ms in pipeline.items()))
     for row in results["targets"]:
         verdict = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
         print(f"{verdict:<12} {row['target']}: {row['measured']} (goal {row['goal']})")

@@ -33,7 +33,7 @@ from harness.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
 from harness.processes import ServiceProcess
 
 #: The compose services whose CPU time is counted alongside the services' own.
-PIPELINE = ("otel-collector", "jaeger")
+PIPELINE = ("otel-collector", "jaeger", "prometheus")
 
 #: CPU share (of one core) under which the Collector and Jaeger count as idle.
 PIPELINE_IDLE_CORES = 0.10
@@ -55,6 +55,24 @@ def _inspect(name: str, template: str) -> str:
 def pipeline_pids() -> dict[str, int]:
     """Host pids of the stack's Collector and Jaeger (their CPU time is read from /proc)."""
     return {name: int(_inspect(name, "{{.State.Pid}}")) for name in PIPELINE}
+
+
+_UNITS_MB = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+
+
+def pipeline_memory_mb() -> dict[str, dict[str, float]]:
+    """Each pipeline container's memory now (``docker stats``) and its limit (mem_limit), in MB."""
+    memory = {}
+    for name in PIPELINE:
+        container = _inspect(name, "{{.Id}}")
+        usage = subprocess.run(
+            ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container],
+            capture_output=True, text=True, check=True,
+        ).stdout.split("/")[0].strip()  # fmt: skip
+        number, unit = float(usage.rstrip("KMGiB")), usage.lstrip("0123456789.")
+        limit = int(_inspect(name, "{{.HostConfig.Memory}}")) / 2**20
+        memory[name] = {"used_mb": round(number * _UNITS_MB[unit], 1), "limit_mb": round(limit)}
+    return memory
 
 
 def pipeline_restarts() -> dict[str, str]:
@@ -261,6 +279,7 @@ class Bench:
         # and Jaeger's batching (200 ms each) time to write them.
         time.sleep(3.0)
         restarts_after = pipeline_restarts()
+        memory_after = pipeline_memory_mb()
         self.say("counting the window's spans in Jaeger")
         found = count_window(self.settings.jaeger_url, "bench-checkout", start, end + 2.0)
         expected = result.good_requests * spans_per_trace
@@ -288,6 +307,7 @@ class Bench:
             "sdk_drop_warnings": _log_lines(pair, "dropping"),
             "sdk_export_failures": _log_lines(pair, "Failed to export"),
             "pipeline_restarts": {"before": restarts_before, "after": restarts_after},
+            "pipeline_memory_after": memory_after,
             "rss_mb_after": rss_after,
             "rss_mb_series": rss_series,
             "time_to_queryable": freshness,

@@ -113,6 +113,7 @@ def targets(
         return measured + [
             row("spans lost at full speed", "0", None, None),
             row("trace whole in Jaeger, p95", "<= 1 s", None, None),
+            row("pipeline containers' memory after the flat-out run", "< mem_limit", None, None),
         ]
     ttq = loss["time_to_queryable"]
     return measured + [
@@ -123,4 +124,7 @@ def targets(
             and loss["pipeline_restarts"]["before"] == loss["pipeline_restarts"]["after"]),
         row("trace whole in Jaeger after the response, p95", "<= 1 s", ttq["p95_s"],
             at_most(ttq["p95_s"], 1.0) and not ttq["not_whole_within_10_s"]),
+        row(f"pipeline containers' memory after {loss['duration_s']:g} s flat out", "< mem_limit",
+            loss["pipeline_memory_after"],
+            all(m["used_mb"] < m["limit_mb"] for m in loss["pipeline_memory_after"].values())),
     ]  # fmt: skip

@@ -3,7 +3,8 @@
 Mostly good orders, some ``sold-out`` (409), some ``fault-crash`` (502), some
 ``fault-slow`` (504 at checkout's deadline), in a configurable mix. A live
 progress bar while it runs; at the end a table of status codes with latency
-percentiles, and the Jaeger links of a few failed requests to open.
+percentiles, the Jaeger links of a few failed requests to open, and what
+Prometheus counted of the same orders (explore.load_metrics).
 
 Why httpx + aiolimiter + rich rather than locust: this is a fixed-rate
 open-loop generator for one endpoint on one machine, and a person should see
@@ -34,7 +35,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from explore import load_metrics
 from explore.terminal import wide_console
+from harness.prometheus import PrometheusClient, PrometheusError, prometheus_url
 
 DEFAULT_MIX = "item-123=80,sold-out=10,fault-crash=5,fault-slow=5"
 
@@ -228,6 +231,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=100, help="most requests in flight at once (default: 100)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default: 10)")
     parser.add_argument("--seed", type=int, default=None, help="fix the random SKU sequence")
+    parser.add_argument(
+        "--prometheus",
+        default=None,
+        metavar="URL",
+        help=f"where to read what the spans' metrics counted (default: PROMETHEUS_URL, else {prometheus_url()})",
+    )
+    parser.add_argument("--no-metrics", action="store_true", help="do not ask Prometheus")
     args = parser.parse_args(argv)
     for name in ("duration", "rate", "concurrency", "timeout"):
         if getattr(args, name) <= 0:
@@ -238,12 +248,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = wide_console()
-    started = time.monotonic()
-    results = asyncio.run(run(args.url, args.duration, args.rate, args.mix, args.concurrency, args.timeout, args.seed, console))
-    console.print(report(results, time.monotonic() - started))
-    if results and all(not isinstance(r.outcome, int) for r in results):
-        console.print(f"checkout did not answer at {args.url}: is the stack up (`make up`)?", style="bold red")
-        return 1
+    with PrometheusClient(args.prometheus) as prometheus:
+        counts, why_not = (None, "not asked (--no-metrics)") if args.no_metrics else load_metrics.start(prometheus)
+        started = time.monotonic()
+        results = asyncio.run(
+            run(args.url, args.duration, args.rate, args.mix, args.concurrency, args.timeout, args.seed, console)
+        )
+        console.print(report(results, time.monotonic() - started))
+        if results and all(not isinstance(r.outcome, int) for r in results):
+            console.print(f"checkout did not answer at {args.url}: is the stack up (`make up`)?", style="bold red")
+            return 1
+        console.print()
+        if counts is None:
+            console.print(f"Prometheus: {why_not}", style="yellow", markup=False, highlight=False)
+        else:
+            console.print("waiting for Prometheus to count the orders' spans (up to 20 s)...", style="dim")
+            try:
+                grown, complete = counts.grown(orders=len(results), wait_s=20.0)
+            except PrometheusError as exc:
+                console.print(f"Prometheus: {exc}", style="yellow", markup=False, highlight=False)
+            else:
+                failed = sum(r.failed for r in results)
+                console.print(load_metrics.report(grown, complete, sent=len(results), failed=failed))
     return 0
 
 

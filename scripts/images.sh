@@ -5,7 +5,7 @@
 # each differs). Idempotent: work already done is skipped.
 #
 # Usage: scripts/images.sh [STEP...]
-#   steps: engine compose extra-ca base collector jaeger   (default: all)
+#   steps: engine compose extra-ca base collector jaeger prometheus   (default: all)
 # Env:
 #   FORCE=1                  rebuild stand-ins even if the image exists
 #   SKIP_PULL=1              do not try `docker pull` first
@@ -273,8 +273,39 @@ ensure_jaeger() {
   step "$JAEGER_IMAGE (stand-in)" build_jaeger "$h" "$ui"
 }
 
+# ------------------------------------------------------ prometheus image ----
+# Prometheus 3.X.Y is tagged v0.3XX.Y in the Go module github.com/prometheus/prometheus
+# (3.16.0 is v0.316.0); the module's VERSION file says which release it is.
+prometheus_module_version() {
+  local ver minor patch
+  ver="${PROMETHEUS_IMAGE##*:v}"         # e.g. 3.16.0
+  minor="$(echo "$ver" | cut -d. -f2)"; patch="$(echo "$ver" | cut -d. -f3)"
+  echo "v0.$((300 + minor)).$patch"
+}
+build_prometheus() {
+  local modver ver moddir
+  modver="$(prometheus_module_version)"; ver="${PROMETHEUS_IMAGE##*:v}"
+  grep -q "github.com/prometheus/prometheus $modver" "$ROOT/prometheus/go.mod" \
+    || { echo "prometheus/go.mod does not require github.com/prometheus/prometheus $modver (for $PROMETHEUS_IMAGE)"; return 1; }
+  (cd "$ROOT/prometheus" && go mod download github.com/prometheus/prometheus)
+  moddir="$(cd "$ROOT/prometheus" && go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)"
+  [ "$(cat "$moddir/VERSION")" = "$ver" ] || { echo "$moddir/VERSION is not $ver"; return 1; }
+  # The release's tags (.promu.yml) but builtinassets: the web UI is built with npm
+  # by the release and is not in the module; the HTTP API does not need it.
+  (cd "$ROOT/prometheus" && CGO_ENABLED=0 go build -trimpath -tags netgo \
+     -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Branch=HEAD" \
+     -o build/prometheus github.com/prometheus/prometheus/cmd/prometheus)
+  docker build -q -t "$PROMETHEUS_IMAGE" --label "shoptrace.inputs=$1" "$ROOT/prometheus"
+}
+ensure_prometheus() {
+  local h; h="$(inputs_hash prometheus/go.mod prometheus/go.sum prometheus/Dockerfile)"
+  current_or_pulled "$PROMETHEUS_IMAGE" "$h" && return
+  ensure_base   # the stand-in is built FROM debian:bookworm-slim
+  step "$PROMETHEUS_IMAGE (stand-in)" build_prometheus "$h"
+}
+
 # ------------------------------------------------------------------ main ----
-steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(engine compose extra-ca base collector jaeger)
+steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(engine compose extra-ca base collector jaeger prometheus)
 T0=$SECONDS
 for s in "${steps[@]}"; do
   case "$s" in
@@ -284,6 +315,7 @@ for s in "${steps[@]}"; do
     base) ensure_base ;;
     collector) ensure_collector ;;
     jaeger) ensure_jaeger ;;
+    prometheus) ensure_prometheus ;;
     *) echo "unknown step: $s" >&2; exit 2 ;;
   esac
 done

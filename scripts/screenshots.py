@@ -4,7 +4,8 @@ Places the walkthrough's failing order (``fault-crash``) with the running
 stack, waits until Jaeger has its whole trace, and pictures what the README
 tells a person to look at, with the same page model the UI tests use
 (tests/support/jaeger_ui.py): the trace view, inventory's span with its
-exception, checkout's span with its log line, and the search by ``error=true``.
+exception, checkout's span with its log line, the search by ``error=true``, and
+the Monitor tab for inventory after a short load whose mix includes crashes.
 
     python -m scripts.screenshots docs/img
 """
@@ -12,10 +13,14 @@ exception, checkout's span with its log line, and the search by ``error=true``.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import io
 from pathlib import Path
 
 import httpx
+from rich.console import Console
 
+from explore.load import parse_mix, run
 from harness.jaeger import JaegerClient
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
 
@@ -28,6 +33,11 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder for the PNGs")
     out: Path = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
+
+    # The walkthrough's `make load`, shorter: enough points for the Monitor tab's graphs.
+    # (Before the browser starts: Playwright's sync API holds the thread's event loop.)
+    mix = parse_mix("item-123=80,sold-out=10,fault-crash=10")
+    asyncio.run(run(CHECKOUT_URL, 30.0, 10.0, mix, 50, 10.0, 1, Console(file=io.StringIO())))
 
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     body = response.json()
@@ -56,7 +66,12 @@ def main() -> None:
 
         ui.search(service="checkout", tags="error=true")
         page.screenshot(path=out / "search.png")
-    for name in ("trace-view.png", "span-exception.png", "span-log-line.png", "search.png"):
+        monitor = ui.monitor("inventory")
+        monitor.wait_for_operation("GET /stock/{sku}", lambda op: op.error_rate not in ("", "0%"), timeout_s=60)
+        monitor.over_the_last("Last 5 minutes")
+        page.mouse.move(VIEWPORT["width"] - 10, VIEWPORT["height"] - 10)  # no tooltip over the graphs
+        page.screenshot(path=out / "monitor.png")
+    for name in ("trace-view.png", "span-exception.png", "span-log-line.png", "search.png", "monitor.png"):
         print(out / name)
     print(f"trace {body['trace_id']}: {body['trace_url']}")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import checkout, inventory, stack_is_up, traces  # noqa: F401 (fixtures)
+from tests.e2e.conftest import checkout, inventory, prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
 from tests.support.processes import ROOT
 
 RESULTS = ROOT / "results" / "drills.json"

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,7 +21,8 @@ from rich.console import Console
 
 from explore.load import Result, run
 from harness.jaeger import JaegerClient, TraceNotFound, has_spans
-from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, compose
+from harness.prometheus import PrometheusClient
+from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, compose, quiet_counts
 
 RATE = 20.0  # orders per second: a steady, moderate load for 2 cores
 
@@ -147,6 +149,110 @@ def test_jaeger_restart_loses_no_span(traces: JaegerClient, record: dict[str, An
     lost = missing_spans(traces, load.results, expected)
     assert lost == 0
     record["jaeger_restart"] = {"orders": len(load.results), "restart_s": round(took, 1), "spans_lost": lost}
+
+
+CHECKOUT_CALLS = (
+    'traces_span_metrics_calls_total{service_name="checkout", span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_UNSET"}'
+)
+
+
+def checkout_calls(prometheus: PrometheusClient) -> int:
+    """Checkout's good SERVER spans the connector has counted, once the counts are still."""
+    return quiet_counts(prometheus)[("checkout", "SERVER", "UNSET")]
+
+
+def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
+    traces: JaegerClient, prometheus: PrometheusClient, record: dict[str, Any]
+) -> None:
+    """Prometheus pulls: while it is down nothing waits on it, and the Collector's counters keep counting.
+
+    What the gap costs is resolution: no sample is stored for it, so a rate over
+    the gap is the average across it; the next scrape has the whole count.
+    """
+    expected = spans_per_order(traces)
+    before = checkout_calls(prometheus)
+    with Load(duration_s=50) as load:
+        load.at(10)
+        compose("stop", "prometheus")
+        load.at(40)
+        compose("start", "prometheus")
+    assert {r.outcome for r in load.results} == {201}
+    wait_until(lambda: httpx.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200, 60, "Prometheus back")
+    counted = checkout_calls(prometheus) - before
+    ((_, samples),) = prometheus.stored(CHECKOUT_CALLS, window_s=120)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
+    time.sleep(3)
+    lost = missing_spans(traces, load.results, expected)
+    assert lost == 0
+    assert counted == len(load.results), f"{len(load.results)} orders, {counted} counted"
+    assert max(gaps) >= 25, f"no gap in the stored samples while Prometheus was down: {gaps}"
+    record["prometheus_down_30s"] = {
+        "orders": len(load.results),
+        "spans_lost": lost,
+        "orders_counted_after": counted,
+        "longest_gap_between_samples_s": round(max(gaps), 1),
+    }
+
+
+def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
+    prometheus: PrometheusClient, record: dict[str, Any]
+) -> None:
+    """The counters live in the Collector: one that starts again counts from zero, in new series.
+
+    The connector labels its series with ``collector_instance_id``, new at each
+    start, so Prometheus sees the old series end and new ones begin (not a reset
+    of the old); a rate summed over both stays the load's rate.
+    """
+    before = checkout_calls(prometheus)
+    load_started = time.time()
+    with Load(duration_s=90) as load:
+        load.at(25)
+        restarted = time.time()
+        compose("restart", "otel-collector")
+    load_ended = load_started + 90
+    assert {r.outcome for r in load.results} == {201}
+    after = checkout_calls(prometheus)
+    # The series of the load's time: the old Collector's (it counted the first 25 s) and the new one's.
+    stored = prometheus.stored(CHECKOUT_CALLS, window_s=time.time() - load_started + 10)
+    series = sorted((s for s in stored if s[1][-1][0] >= load_started), key=lambda s: s[1][0][0])
+    assert len(series) == 2, f"expected the old Collector's series and the new one's: {[labels for labels, _ in series]}"
+    (old_labels, old), (new_labels, new) = series
+    assert old_labels["collector_instance_id"] != new_labels["collector_instance_id"]
+    assert new[0][1] < old[-1][1] and new[-1][1] == after, (old[-3:], new[:3], after)
+    # What both Collectors counted: the old one up to its last scrape, the new one from zero.
+    counted = (old[-1][1] - before) + after
+
+    # The Monitor tab's request rate of checkout, as the UI asks for it, over 30 s windows.
+    window_s = 30
+    params = {"service": "checkout", "endTs": str(int(load_ended * 1000)), "lookback": "90000", "step": "5000"}
+    response = httpx.get(
+        f"{JAEGER_URL}/api/metrics/calls", params={**params, "ratePer": str(window_s * 1000), "spanKind": "server"}, timeout=10
+    )
+    response.raise_for_status()
+    rates = {
+        datetime.fromisoformat(p["timestamp"]).timestamp(): p["gaugeValue"]["doubleValue"]
+        for m in response.json()["metrics"]
+        for p in m["metricPoints"]
+        if "gaugeValue" in p
+    }
+    # Windows wholly inside the load: never negative and never above the load's rate
+    # (a new series read as a raw counter, or both Collectors' counts added twice,
+    # would spike); those that hold the restart dip by what it cost (counts the old
+    # Collector made after its last scrape, and the new series' first count, which
+    # rate() has no earlier sample to take from); once the windows are past it, the
+    # rate is the load's again.
+    inside = {t: r for t, r in rates.items() if load_started + window_s + 2 <= t <= load_ended - 2}
+    past = [r for t, r in inside.items() if t >= restarted + window_s + 10]
+    assert inside and all(0 < r <= 1.2 * RATE for r in inside.values()), rates
+    assert past and all(0.8 * RATE <= r <= 1.2 * RATE for r in past), (past, rates)
+    record["collector_restart"] = {
+        "orders": len(load.results),
+        "orders_counted": round(counted),
+        "counts_lost_at_restart": len(load.results) - round(counted),
+        "collector_instance_ids": len(series),
+        "checkout_rate_per_s_lowest_while_restart_in_window": round(min(inside.values()), 1),
+        "checkout_rate_per_s_after": [round(min(past), 1), round(max(past), 1)],
+    }
 
 
 def test_inventory_down_is_fast_503s_then_recovery_by_itself(record: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,8 @@ import pytest
 from playwright.sync_api import Browser
 
 from harness.jaeger import JaegerClient
+from harness.prometheus import PrometheusClient, SpanKey
+from shoptrace.services import SERVICES
 from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.processes import ROOT, parse_log_lines
@@ -23,6 +26,19 @@ from tests.support.processes import ROOT, parse_log_lines
 CHECKOUT_URL = "http://127.0.0.1:8080"
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"
+PROMETHEUS_URL = "http://127.0.0.1:9090"
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+
+#: The connector flushes every 5 s and Prometheus scrapes every 5 s: a count that
+#: has not moved for this long has taken in every span sent before it.
+QUIET_S = 12.0
+#: The longest wait for the counts to settle: only a pipeline that lost its way takes this long.
+SETTLE_WITHIN_S = 90.0
+
+
+def quiet_counts(prometheus: PrometheusClient) -> Counter[SpanKey]:
+    """The connector's span counts once they have held still for QUIET_S."""
+    return prometheus.settled_span_calls(SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S)
 
 
 def compose(*args: str, timeout_s: float = 120) -> str:
@@ -67,6 +83,12 @@ def stack_is_up() -> None:
 @pytest.fixture(scope="session")
 def traces() -> JaegerClient:
     return JaegerClient(JAEGER_URL)
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[PrometheusClient]:
+    with PrometheusClient(PROMETHEUS_URL) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ PUBLISHED = {
     **{s.name: {f"{s.default_port}/tcp"} for s in SHOPTRACE_SERVICES},
     "otel-collector": {"4317/tcp", "4318/tcp"},
     "jaeger": {"16686/tcp"},
+    "prometheus": {"9090/tcp"},
 }
 SERVICES = tuple(PUBLISHED)
 

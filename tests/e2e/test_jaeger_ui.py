@@ -131,3 +131,24 @@ def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace
             rows[i],
             parent,
         )
+
+
+def test_the_monitor_tab_shows_inventorys_crashes_as_an_error_rate_and_links_to_their_traces(
+    ui: JaegerUI, traces: JaegerClient
+) -> None:
+    """Request rate, error rate and latency from the spans' metrics, read from Prometheus by Jaeger."""
+    crashes = [failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)["trace_id"] for _ in range(3)]
+    assert all(order("item-123").status_code == 201 for _ in range(3))
+
+    monitor = ui.monitor("inventory")
+    # The connector flushes and Prometheus scrapes every 5 s; Jaeger asks for rates over
+    # its step. A minute is far more than that takes on a busy machine.
+    stock = monitor.wait_for_operation("GET /stock/{sku}", lambda op: op.error_rate not in ("", "0%"), timeout_s=60)
+    assert stock.requests and stock.latency, stock
+    operations = {op.name for op in monitor.operations()}
+    assert {"GET /stock/{sku}", "POST /reservations"} <= operations, operations
+
+    url = monitor.view_traces("GET /stock/{sku}")
+    assert "/search?" in url and "service=inventory" in url and "operation=GET" in url, url
+    listed = {r.trace_id_prefix for r in ui.search_results()}
+    assert {c[:7] for c in crashes} <= listed, (crashes, listed)

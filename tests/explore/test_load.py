@@ -13,7 +13,7 @@ from rich.console import Console
 from explore.load import parse_mix, percentiles, run
 from tests.support.cli import run_module
 from tests.support.otlp_sink import OtlpSink
-from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess
+from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port
 from tests.support.traces import select
 
 
@@ -32,9 +32,11 @@ def test_load_drives_checkout_with_the_mix_and_sums_up_with_links_to_failed_trac
         "item-123=2,sold-out=1,fault-crash=1",
         "--seed",
         "7",
+        PROMETHEUS_URL=f"http://127.0.0.1:{free_port()}",  # these services export to the tests' sink, not the stack
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert "Prometheus: Prometheus is not reachable at" in out  # and the load's own report is whole all the same
 
     title = re.search(r"^(\d+) requests sent at ([\d.]+)/s, the last answer after ([\d.]+) s", out, re.M)
     assert title, out
@@ -74,8 +76,6 @@ def test_each_result_knows_when_it_was_sent_and_its_trace(checkout: ServiceProce
 
 
 def test_load_says_when_checkout_is_not_there() -> None:
-    from tests.support.processes import free_port
-
     result = run_module("explore.load", "--url", f"http://127.0.0.1:{free_port()}", "--duration", "0.5", "--rate", "4")
     assert result.returncode == 1
     assert "ConnectError" in result.stdout and "checkout did not answer" in result.stdout

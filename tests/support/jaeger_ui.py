@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,62 @@ class SearchResult:
     text: str
 
 
+@dataclass(frozen=True)
+class OperationMetrics:
+    """One row of the Monitor tab's operations table, as shown."""
+
+    name: str
+    #: The averages printed beside each little graph: "12.3ms", "0.5 req/s", "25%" (blank without data).
+    latency: str
+    requests: str
+    error_rate: str
+
+
+class MonitorView:
+    """The Monitor tab (Service Performance Monitoring) for one service."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def over_the_last(self, label: str) -> None:
+        """Pick the time frame (its box's option, e.g. "Last 5 minutes")."""
+        self.page.locator(".select-a-timeframe-input").click()
+        self.page.locator(f".ant-select-item-option[title='{label}']").click()
+        self.page.get_by_text(f"Over the {label.lower()}").wait_for()
+
+    def operations(self) -> list[OperationMetrics]:
+        table = self.page.locator(".ant-table-tbody")
+        table.locator("tr.ant-table-row").first.wait_for()
+        rows = []
+        for row in table.locator("tr.ant-table-row").all():
+            cells = row.locator("td")
+            averages = [cells.nth(i).locator(".table-graph-avg").inner_text().strip() for i in (1, 2, 3)]
+            rows.append(OperationMetrics(cells.nth(0).inner_text().strip(), *averages))
+        return rows
+
+    def wait_for_operation(self, name: str, until: Callable[[OperationMetrics], bool], timeout_s: float) -> OperationMetrics:
+        """The operation's row once ``until`` holds, reloading as a person would: the graphs are not live."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [op for op in self.operations() if op.name == name]
+            if found and until(found[0]):
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the Monitor tab shows no {name!r} as asked after {timeout_s:g} s: {found}")
+            time.sleep(2.0)
+            self.page.reload()
+
+    def view_traces(self, name: str) -> str:
+        """Hover the operation's row, as a person does, and follow its *View traces* link; the search URL."""
+        row = self.page.locator("tr.ant-table-row", has=self.page.locator(f"td:first-child:text-is('{name}')"))
+        row.hover()
+        link = row.get_by_role("link", name="View traces")
+        href = link.get_attribute("href")
+        assert href, f"no View traces link on {name!r}"
+        self.page.goto(href if href.startswith("http") else self.page.url.split("/monitor")[0] + href)
+        return self.page.url
+
+
 class JaegerUI:
     """The UI at ``base_url``, in one browser page."""
 
@@ -238,14 +295,18 @@ class JaegerUI:
         self.page.wait_for_url(re.compile(f"/trace/{trace_id}"))
         return TraceView(self.page)
 
-    def search(self, service: str, tags: str) -> list[SearchResult]:
-        """The search form: pick the service, type the tags, press *Find Traces*."""
-        self.page.goto(f"{self.base_url}/search")
-        # The first select of the form is *Service*; its options are titled by the service's name.
-        self.page.locator(".SearchTracePage--find .ant-select").first.click()
+    def monitor(self, service: str) -> MonitorView:
+        """The Monitor tab, with ``service`` picked in its *Service* box."""
+        self.page.goto(f"{self.base_url}/monitor")
+        # The box shows a service once the list of services has come: only then has it options.
+        self.page.locator(".select-a-service-input .ant-select-content-value:not([title=''])").wait_for()
+        self.page.locator(".select-a-service-input").click()
         self.page.locator(f".ant-select-item-option[title='{service}']").click()
-        self.page.locator("input[name=tags]").fill(tags)
-        self.page.locator(".SearchForm--submit").click()
+        self.page.get_by_text(f"Operations metrics under {service}").wait_for()
+        return MonitorView(self.page)
+
+    def search_results(self) -> list[SearchResult]:
+        """The traces the search page lists (once it lists one)."""
         items = self.page.locator(".ResultItem")
         items.first.wait_for()
         return [
@@ -257,3 +318,13 @@ class JaegerUI:
             )
             for item in items.all()
         ]
+
+    def search(self, service: str, tags: str) -> list[SearchResult]:
+        """The search form: pick the service, type the tags, press *Find Traces*."""
+        self.page.goto(f"{self.base_url}/search")
+        # The first select of the form is *Service*; its options are titled by the service's name.
+        self.page.locator(".SearchTracePage--find .ant-select").first.click()
+        self.page.locator(f".ant-select-item-option[title='{service}']").click()
+        self.page.locator("input[name=tags]").fill(tags)
+        self.page.locator(".SearchForm--submit").click()
+        return self.search_results()

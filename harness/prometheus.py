@@ -1,0 +1,122 @@
+"""A small client for Prometheus's HTTP API, for the RED metrics the Collector derives from spans.
+
+The Collector's spanmetrics connector counts every span it receives in
+``traces_span_metrics_calls_total``, labelled by ``service_name``,
+``span_name``, ``span_kind`` and ``status_code`` (and ``collector_instance_id``:
+a Collector that starts again counts in new series, from zero); Prometheus scrapes it
+(prometheus/prometheus.yml). :meth:`PrometheusClient.span_calls` reads those
+counters as they stand, which is what `make load` and the tests compare with
+what they sent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
+CALLS = "traces_span_metrics_calls_total"
+
+
+class PrometheusError(Exception):
+    """Something a person must fix or wait for; the message says which."""
+
+
+class PrometheusUnreachable(PrometheusError):
+    pass
+
+
+def prometheus_url() -> str:
+    """Where Prometheus's API is: PROMETHEUS_URL, else localhost (the stack publishes 9090 there)."""
+    return (os.environ.get("PROMETHEUS_URL") or DEFAULT_PROMETHEUS_URL).rstrip("/")
+
+
+@dataclass(frozen=True)
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+#: (service, span kind, status), as the tests count spans: ("inventory", "SERVER", "ERROR").
+SpanKey = tuple[str, str, str]
+
+
+def span_key(labels: dict[str, str]) -> SpanKey:
+    """The connector's labels (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``) in the span model's words."""
+    return (
+        labels.get("service_name", ""),
+        labels.get("span_kind", "").removeprefix("SPAN_KIND_"),
+        labels.get("status_code", "").removeprefix("STATUS_CODE_"),
+    )
+
+
+class PrometheusClient:
+    """Prometheus's HTTP API at ``url``."""
+
+    def __init__(self, url: str | None = None, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = (url or prometheus_url()).rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PrometheusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, promql: str) -> list[Sample]:
+        """An instant query's vector, evaluated now."""
+        try:
+            response = self._http.get("/api/v1/query", params={"query": promql})
+        except httpx.TransportError as exc:
+            raise PrometheusUnreachable(
+                f"Prometheus is not reachable at {self.url} ({type(exc).__name__}). Start the stack with "
+                "`make up`, or point PROMETHEUS_URL at your Prometheus."
+            ) from exc
+        body: dict[str, Any] = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 200 or body.get("status") != "success":
+            why = body.get("error") or response.text[:200]
+            raise PrometheusError(f"Prometheus at {self.url} answered {response.status_code} to {promql!r}: {why}")
+        data = body["data"]
+        if data["resultType"] != "vector":
+            raise PrometheusError(f"{promql!r} is a {data['resultType']}, not an instant vector")
+        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in data["result"]]
+
+    def stored(self, selector: str, window_s: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """The samples Prometheus stored over the last ``window_s``: each series' labels and (time, value), oldest first."""
+        response = self._http.get("/api/v1/query", params={"query": f"{selector}[{round(window_s)}s]"})
+        body: dict[str, Any] = response.json()
+        if body.get("status") != "success" or body["data"]["resultType"] != "matrix":
+            raise PrometheusError(f"Prometheus at {self.url} answered {response.status_code} to {selector!r}: {body}")
+        return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in body["data"]["result"]]
+
+    def span_calls(self, services: tuple[str, ...]) -> dict[SpanKey, int]:
+        """The connector's span counts of ``services`` by service, span kind and status, as they stand."""
+        selector = "|".join(services)
+        samples = self.query(f'sum by (service_name, span_kind, status_code) ({CALLS}{{service_name=~"{selector}"}})')
+        return {span_key(s.labels): round(s.value) for s in samples}
+
+    def settled_span_calls(self, services: tuple[str, ...], quiet_s: float, within_s: float) -> Counter[SpanKey]:
+        """The span counts once they have not moved for ``quiet_s``: every span sent before is in them.
+
+        With the connector flushing every 5 s and Prometheus scraping every 5 s, a
+        count still for 12 s has taken in everything; PrometheusError if the counts
+        are still moving after ``within_s``.
+        """
+        started = time.monotonic()
+        counts, since = Counter(self.span_calls(services)), time.monotonic()
+        while time.monotonic() - since < quiet_s:
+            if time.monotonic() - started > within_s:
+                raise PrometheusError(f"span counts still moving after {within_s:g} s: {dict(counts)}")
+            time.sleep(1.0)
+            now = Counter(self.span_calls(services))
+            if now != counts:
+                counts, since = now, time.monotonic()
+        return counts
