@@ -30,7 +30,7 @@ help:
 	@echo "make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
 	@echo "make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
 	@echo "make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
-	@echo "make bench          tracing's cost: services run natively against the stack's Collector and Jaeger (bench/results/latest.*)"
+	@echo "make bench          tracing's cost: services run natively against the stack's Collector, Jaeger and Prometheus (bench/results/latest.*)"
 	@echo "make bench-smoke    the same, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
 
 # The stamp makes `make install` a no-op until a lock file changes.

@@ -34,10 +34,10 @@ def main() -> None:
     out: Path = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
 
-    # The walkthrough's `make load`, shorter: enough points for the Monitor tab's graphs.
+    # The walkthrough's `make load`, two minutes of it: a few points on each of the Monitor tab's graphs.
     # (Before the browser starts: Playwright's sync API holds the thread's event loop.)
     mix = parse_mix("item-123=80,sold-out=10,fault-crash=10")
-    asyncio.run(run(CHECKOUT_URL, 30.0, 10.0, mix, 50, 10.0, 1, Console(file=io.StringIO())))
+    asyncio.run(run(CHECKOUT_URL, 120.0, 10.0, mix, 50, 10.0, 1, Console(file=io.StringIO())))
 
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     body = response.json()
