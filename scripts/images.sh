@@ -224,15 +224,18 @@ ensure_collector() {
   step "$OTELCOL_CONTRIB_IMAGE (stand-in)" build_collector "$h"
 }
 
+# module_version X.Y.Z MAJOR OFFSET: the Go module version vMAJOR.(Y+OFFSET).Z that
+# carries release X.Y.Z (Jaeger and Prometheus tag their releases so in their modules).
+module_version() {
+  local minor patch
+  minor="$(echo "$1" | cut -d. -f2)"; patch="$(echo "$1" | cut -d. -f3)"
+  echo "v$2.$((minor + $3)).$patch"
+}
+
 # ---------------------------------------------------------- jaeger image ----
 # Jaeger v2 X.Y.Z is tagged v1.(Y+63).Z in the Go module github.com/jaegertracing/jaeger,
 # and its jaeger-ui submodule is tagged the same.
-jaeger_module_version() {
-  local ver minor patch
-  ver="${JAEGER_IMAGE##*:}"              # e.g. 2.13.0
-  minor="$(echo "$ver" | cut -d. -f2)"; patch="$(echo "$ver" | cut -d. -f3)"
-  echo "v1.$((minor + 63)).$patch"
-}
+jaeger_module_version() { module_version "${JAEGER_IMAGE##*:}" 1 63; }
 # build_jaeger HASH UI_DIR: the binary built as Jaeger's own release is, with the
 # UI embedded (its Makefile's build-ui: the built assets, gzipped, in
 # cmd/query/app/ui/actual/), so the image serves the real UI with the same config.
@@ -276,12 +279,7 @@ ensure_jaeger() {
 # ------------------------------------------------------ prometheus image ----
 # Prometheus 3.X.Y is tagged v0.3XX.Y in the Go module github.com/prometheus/prometheus
 # (3.16.0 is v0.316.0); the module's VERSION file says which release it is.
-prometheus_module_version() {
-  local ver minor patch
-  ver="${PROMETHEUS_IMAGE##*:v}"         # e.g. 3.16.0
-  minor="$(echo "$ver" | cut -d. -f2)"; patch="$(echo "$ver" | cut -d. -f3)"
-  echo "v0.$((300 + minor)).$patch"
-}
+prometheus_module_version() { module_version "${PROMETHEUS_IMAGE##*:v}" 0 300; }
 build_prometheus() {
   local modver ver moddir
   modver="$(prometheus_module_version)"; ver="${PROMETHEUS_IMAGE##*:v}"

@@ -99,17 +99,23 @@ def ready(url: str) -> bool:
     return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
 
 
+def with_30_s_outage(service: str, duration_s: float) -> Load:
+    """Steady load for ``duration_s`` with the stack's ``service`` stopped from 10 s to 40 s."""
+    with Load(duration_s=duration_s) as load:
+        load.at(10)
+        compose("stop", service)
+        load.at(40)
+        compose("start", service)
+    return load
+
+
 #: No order waits this long unless it waited on span export (see the Collector drill).
 EXPORT_BLOCKED_S = 2.0
 
 
 def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, record: dict[str, Any]) -> None:
     expected = spans_per_order(traces)
-    with Load(duration_s=55) as load:
-        load.at(10)
-        compose("stop", "otel-collector")
-        load.at(40)
-        compose("start", "otel-collector")
+    load = with_30_s_outage("otel-collector", duration_s=55)
     before, during, after = load.between(0, 10), load.between(10, 40), load.between(45, 55)
 
     # Every order answered as usual, and none waited on the exporter. One that did would
@@ -171,11 +177,7 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     """
     expected = spans_per_order(traces)
     before = checkout_calls(prometheus)
-    with Load(duration_s=50) as load:
-        load.at(10)
-        compose("stop", "prometheus")
-        load.at(40)
-        compose("start", "prometheus")
+    load = with_30_s_outage("prometheus", duration_s=50)
     assert {r.outcome for r in load.results} == {201}
     wait_until(lambda: httpx.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200, 60, "Prometheus back")
     counted = checkout_calls(prometheus) - before
