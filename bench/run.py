@@ -228,7 +228,7 @@ class Bench:
         try:
             spans = jaeger.wait_for(trace_id, settled(1.0), timeout_s=20, interval_s=0.1)
         except TraceIncomplete:
-            raise RuntimeError(f"trace {trace_id} never reached Jaeger at {jaeger.api_url}: is the Collector up?") from None
+            raise RuntimeError(f"trace {trace_id} never reached Jaeger at {jaeger.url}: is the Collector up?") from None
         return sorted(f"{s.service}: {s.name}" for s in spans)
 
     def time_to_queryable(self, pair: Pair, jaeger: JaegerClient, spans_per_trace: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from harness.api import ApiClient
 from harness.spans import Span, from_otlp_json
 
 DEFAULT_JAEGER_URL = "http://localhost:16686"
@@ -97,24 +98,14 @@ def normalize_trace_id(text: str) -> str:
 # -- the API ---------------------------------------------------------------
 
 
-class JaegerClient:
-    """Jaeger's query API at ``api_url`` (the UI's address: both are served on 16686)."""
+class JaegerClient(ApiClient):
+    """Jaeger's query API at ``url`` (the UI's address: both are served on 16686)."""
 
-    def __init__(self, api_url: str | None = None, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
-        self.api_url = (api_url or jaeger_url()).rstrip("/")
-        self._http = httpx.Client(base_url=self.api_url, timeout=timeout_s, transport=transport)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> JaegerClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, url: str | None = None, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(url or jaeger_url(), timeout_s, transport)
 
     def ui_link(self, trace_id: str) -> str:
-        return f"{self.api_url}/trace/{trace_id}"
+        return f"{self.url}/trace/{trace_id}"
 
     def trace(self, trace_id: str) -> list[Span]:
         """Every span of the trace; TraceNotFound if Jaeger has none (yet)."""
@@ -122,14 +113,14 @@ class JaegerClient:
         response = self._get(f"/api/v3/traces/{trace_id}")
         if response.status_code == 404:
             raise TraceNotFound(
-                f"Jaeger at {self.api_url} has no trace {trace_id} (yet). Spans reach it within a second "
+                f"Jaeger at {self.url} has no trace {trace_id} (yet). Spans reach it within a second "
                 "of the request: wait a moment and try again; if it never comes, check that the services "
                 "export to the Collector (OTEL_EXPORTER_OTLP_ENDPOINT)."
             )
         self._raise_for_status(response)
         spans = from_otlp_json(response.json())
         if not spans:
-            raise TraceNotFound(f"Jaeger at {self.api_url} has no spans for trace {trace_id} (yet)")
+            raise TraceNotFound(f"Jaeger at {self.url} has no spans for trace {trace_id} (yet)")
         return spans
 
     def wait_for(
@@ -156,7 +147,7 @@ class JaegerClient:
             if time.monotonic() >= deadline:
                 names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
                 raise TraceIncomplete(
-                    f"trace {trace_id} not complete in Jaeger at {self.api_url} after {timeout_s:g} s: {names}", spans
+                    f"trace {trace_id} not complete in Jaeger at {self.url} after {timeout_s:g} s: {names}", spans
                 )
             time.sleep(interval_s)
 
@@ -207,7 +198,7 @@ class JaegerClient:
         traces = response.json().get("data") or []
         if not traces:
             raise TraceNotFound(
-                f"Jaeger at {self.api_url} has no failing trace of {service} in the last "
+                f"Jaeger at {self.url} has no failing trace of {service} in the last "
                 f"{lookback_s / 60:g} minutes: make one with "
                 """curl -s localhost:8080/checkout -H 'content-type: application/json' -d '{"sku": "fault-crash"}'"""
             )
@@ -222,12 +213,12 @@ class JaegerClient:
             return self._http.get(path, params=params)
         except httpx.TransportError as exc:
             raise JaegerUnreachable(
-                f"Jaeger is not reachable at {self.api_url} ({type(exc).__name__}). Start the stack with "
+                f"Jaeger is not reachable at {self.url} ({type(exc).__name__}). Start the stack with "
                 "`make up`, or point JAEGER_URL (or --jaeger) at your Jaeger."
             ) from exc
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code >= 400:
             raise JaegerError(
-                f"Jaeger at {self.api_url} answered {response.status_code} to {response.request.url.path}: {response.text[:200]}"
+                f"Jaeger at {self.url} answered {response.status_code} to {response.request.url.path}: {response.text[:200]}"
             )

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from harness.api import ApiClient
+
 DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
 CALLS = "traces_span_metrics_calls_total"
 
@@ -55,24 +57,14 @@ def span_key(labels: dict[str, str]) -> SpanKey:
     )
 
 
-class PrometheusClient:
+class PrometheusClient(ApiClient):
     """Prometheus's HTTP API at ``url``."""
 
     def __init__(self, url: str | None = None, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
-        self.url = (url or prometheus_url()).rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        super().__init__(url or prometheus_url(), timeout_s, transport)
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PrometheusClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def query(self, promql: str) -> list[Sample]:
-        """An instant query's vector, evaluated now."""
+    def _evaluate(self, promql: str, result_type: str) -> list[dict[str, Any]]:
+        """An instant query's result, which must be of ``result_type`` (vector, matrix)."""
         try:
             response = self._http.get("/api/v1/query", params={"query": promql})
         except httpx.TransportError as exc:
@@ -84,18 +76,20 @@ class PrometheusClient:
         if response.status_code != 200 or body.get("status") != "success":
             why = body.get("error") or response.text[:200]
             raise PrometheusError(f"Prometheus at {self.url} answered {response.status_code} to {promql!r}: {why}")
-        data = body["data"]
-        if data["resultType"] != "vector":
-            raise PrometheusError(f"{promql!r} is a {data['resultType']}, not an instant vector")
-        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in data["result"]]
+        data: dict[str, Any] = body["data"]
+        if data["resultType"] != result_type:
+            raise PrometheusError(f"{promql!r} is a {data['resultType']}, not a {result_type}")
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def query(self, promql: str) -> list[Sample]:
+        """An instant query's vector, evaluated now."""
+        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in self._evaluate(promql, "vector")]
 
     def stored(self, selector: str, window_s: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """The samples Prometheus stored over the last ``window_s``: each series' labels and (time, value), oldest first."""
-        response = self._http.get("/api/v1/query", params={"query": f"{selector}[{round(window_s)}s]"})
-        body: dict[str, Any] = response.json()
-        if body.get("status") != "success" or body["data"]["resultType"] != "matrix":
-            raise PrometheusError(f"Prometheus at {self.url} answered {response.status_code} to {selector!r}: {body}")
-        return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in body["data"]["result"]]
+        result = self._evaluate(f"{selector}[{round(window_s)}s]", "matrix")
+        return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in result]
 
     def span_calls(self, services: tuple[str, ...]) -> dict[SpanKey, int]:
         """The connector's span counts of ``services`` by service, span kind and status, as they stand."""

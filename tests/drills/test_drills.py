@@ -150,7 +150,7 @@ def test_jaeger_restart_loses_no_span(traces: JaegerClient, record: dict[str, An
         compose("restart", "jaeger", timeout_s=120)
         took = time.monotonic() - took
     assert {r.outcome for r in load.results} == {201}
-    wait_until(lambda: httpx.get(f"{traces.api_url}/", timeout=2).status_code == 200, 60, "Jaeger back")
+    wait_until(lambda: httpx.get(f"{traces.url}/", timeout=2).status_code == 200, 60, "Jaeger back")
     time.sleep(5)  # the Collector's retry interval, then its queue drains
     lost = missing_spans(traces, load.results, expected)
     assert lost == 0

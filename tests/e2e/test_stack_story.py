@@ -55,7 +55,7 @@ def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeSer
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
     traces.wait_for(response.json()["trace_id"], lambda s: len(s) > 3)
     for service in ("checkout", "inventory"):
-        operations = httpx.get(f"{traces.api_url}/api/v3/operations", params={"service": service}, timeout=5)
+        operations = httpx.get(f"{traces.url}/api/v3/operations", params={"service": service}, timeout=5)
         operations.raise_for_status()
         names = {op["name"] for op in operations.json()["operations"]}
         assert names, f"Jaeger knows no operations of {service}"
@@ -69,6 +69,6 @@ def test_traces_survive_a_jaeger_restart(traces: JaegerClient) -> None:
         trace_id, lambda s: len({x.service for x in s}) == 2 and any(x.kind == "SERVER" and x.service == "checkout" for x in s)
     )
     compose("restart", "jaeger", timeout_s=120)
-    wait_ready(f"{traces.api_url}/")
+    wait_ready(f"{traces.url}/")
     after = traces.wait_for(trace_id, lambda s: len(s) >= len(before))
     assert {s.span_id for s in after} == {s.span_id for s in before}

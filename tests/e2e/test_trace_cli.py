@@ -68,14 +68,12 @@ def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(t
         "query.start_time_max": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60)),
         "query.num_traces": "1000",
     }
-    by_error = httpx.get(
-        f"{traces.api_url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10
-    )
+    by_error = httpx.get(f"{traces.url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10)
     assert by_error.status_code == 200
     assert failing in by_error.text and good in by_error.text  # the filter is not applied
 
     legacy = httpx.get(
-        f"{traces.api_url}/api/traces",
+        f"{traces.url}/api/traces",
         timeout=10,
         params={"service": "checkout", "tags": '{"error":"true"}', "lookback": "1h", "limit": "1000"},
     )
