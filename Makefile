@@ -7,16 +7,18 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
-        images up down logs e2e drills check-containers clean trace load pitfalls \
+        images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
         bench bench-smoke browser screenshots w3c lint
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
-	@echo "make down           stop the stack (traces and stock stay in their volumes)"
+	@echo "make up-scale       the same stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
+	@echo "make down           stop the stack, either one (traces and stock stay in their volumes)"
 	@echo "make logs           follow the stack's logs"
 	@echo "make test           run every test: services, container checks, end to end"
 	@echo "make test-services  the services' tests only (no containers)"
 	@echo "make lint           ruff (rules, import order, format) on the whole tree; mypy --strict on the services"
+	@echo "make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
 	@echo "make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
 	@echo "make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
@@ -60,18 +62,28 @@ lint: install
 	$(VENV)/bin/mypy
 
 test-services: install
-	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills
+	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills --ignore=tests/scale
 
 # --- the stack: checkout, inventory, the Collector, Jaeger and Prometheus (docker-compose.yml)
 
 images:
 	scripts/images.sh
 
+# --remove-orphans: a gateway left by up-scale would hold the network.
 up: images
-	docker compose up --build --wait
+	docker compose up --build --wait --remove-orphans
+
+# docker-compose.scale.yml over docker-compose.yml; GATEWAYS etc. from .env or the environment.
+SCALE_COMPOSE := docker compose -f docker-compose.yml -f docker-compose.scale.yml
+up-scale: images
+	$(SCALE_COMPOSE) up --build --wait --remove-orphans
 
 down:
-	docker compose down
+	docker compose down --remove-orphans
+
+# The gateway tier's tests (tests/scale) against the running `make up-scale` stack.
+test-scale: install
+	$(PY) -m pytest tests/scale
 
 logs:
 	docker compose logs -f --tail=200

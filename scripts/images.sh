@@ -36,7 +36,11 @@ log() { printf '[images] %-52s %s\n' "$1" "$2"; }
 step() {
   local name="$1"; shift
   local t0=$SECONDS out="$STATE/step-${name//[^a-zA-Z0-9_.-]/_}.log"
-  if "$@" >"$out" 2>&1; then
+  # Not `if "$@"`: bash ignores errexit inside a condition, so a failed command
+  # in the middle of a step would go unnoticed. The subshell runs with -e on.
+  local rc=0
+  set +e; (set -e; "$@") >"$out" 2>&1; rc=$?; set -e
+  if [ "$rc" = 0 ]; then
     local note; note="$(tail -n1 "$out" 2>/dev/null | cut -c1-80)"
     log "$name" "ok ($((SECONDS - t0))s)${note:+ - $note}"
   else

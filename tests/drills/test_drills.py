@@ -6,57 +6,19 @@ thread while the drill stops, restarts or slows a container on a schedule.
 
 from __future__ import annotations
 
-import asyncio
-import io
 import statistics
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
-from rich.console import Console
 
-from explore.load import Result, run
+from explore.load import Result
 from harness.jaeger import JaegerClient, TraceNotFound, has_spans
 from harness.prometheus import PrometheusClient
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, compose, quiet_counts
-
-RATE = 20.0  # orders per second: a steady, moderate load for 2 cores
-
-
-class Load:
-    """explore.load in a background thread, with a clock shared with the drill's schedule."""
-
-    def __init__(self, duration_s: float, mix: dict[str, float] | None = None, rate: float = RATE) -> None:
-        self.duration_s = duration_s
-        self.mix = mix or {"item-123": 1.0}
-        self.rate = rate
-        self.results: list[Result] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.started = 0.0
-
-    def _run(self) -> None:
-        console = Console(file=io.StringIO())
-        self.results = asyncio.run(run(CHECKOUT_URL, self.duration_s, self.rate, self.mix, 200, 10.0, 7, console))
-
-    def __enter__(self) -> Load:
-        self.started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def at(self, offset_s: float) -> None:
-        """Sleep until ``offset_s`` after the load started."""
-        time.sleep(max(0.0, self.started + offset_s - time.monotonic()))
-
-    def __exit__(self, *exc: object) -> None:
-        self._thread.join(self.duration_s + 60)
-        assert not self._thread.is_alive(), "the load did not finish"
-
-    def between(self, start_s: float, end_s: float) -> list[Result]:
-        return [r for r in self.results if start_s <= r.started_s < end_s]
+from tests.support.load import RATE, Load, wait_until
 
 
 def p(results: list[Result], q: int) -> float:
@@ -81,18 +43,6 @@ def spans_in_jaeger(traces: JaegerClient, trace_id: str) -> int:
 
 def missing_spans(traces: JaegerClient, results: list[Result], expected: int) -> int:
     return sum(max(0, expected - spans_in_jaeger(traces, r.trace_id)) for r in results if r.trace_id)
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        try:
-            if check():
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout_s} s")
 
 
 def ready(url: str) -> bool:

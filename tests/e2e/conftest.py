@@ -21,9 +21,9 @@ from harness.prometheus import PrometheusClient, SpanKey
 from shoptrace.services import SERVICES
 from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
+from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
 
-CHECKOUT_URL = "http://127.0.0.1:8080"
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"
 PROMETHEUS_URL = "http://127.0.0.1:9090"

@@ -1,0 +1,58 @@
+"""The scale tests' fixtures: the stack as ``make up-scale`` runs it (docker-compose.scale.yml).
+
+They read the gateway containers and the policy they run with from Docker
+itself, so the tests check what is running, with whatever GATEWAYS,
+SAMPLE_SLOW_MS and SAMPLE_OK_PERCENT it was started with.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
+from tests.support.processes import ROOT
+from tests.support.results import recorded
+
+PROJECT = "shoptrace"  # docker-compose.yml's name:
+GATEWAY_SERVICE = "gateway"
+
+
+def docker(*args: str, timeout_s: float = 60) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout_s, check=True).stdout
+
+
+def gateway_containers(running_only: bool = True) -> list[str]:
+    """The gateway replicas' container names, sorted (shoptrace-gateway-1, ...)."""
+    labels = [f"label=com.docker.compose.{k}={v}" for k, v in (("project", PROJECT), ("service", GATEWAY_SERVICE))]
+    filters = [arg for label in labels for arg in ("--filter", label)]
+    return sorted(docker("ps", *(() if running_only else ("-a",)), *filters, "--format", "{{.Names}}").split())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gateways' tail-sampling knobs, as their containers were started with."""
+
+    gateways: int
+    slow_ms: float
+    ok_percent: float
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    names = gateway_containers()
+    if not names:
+        pytest.fail("no gateway is running: these tests need `make up-scale` (make test-scale starts it)")
+    env = dict(e.split("=", 1) for e in json.loads(docker("inspect", "-f", "{{json .Config.Env}}", names[0])))
+    return Policy(len(names), float(env["SAMPLE_SLOW_MS"]), float(env["SAMPLE_OK_PERCENT"]))
+
+
+@pytest.fixture(scope="session")
+def record() -> Iterator[dict[str, Any]]:
+    """Figures by test; written to results/scale.json (docs/scaling.md quotes them)."""
+    yield from recorded(ROOT / "results" / "scale.json")

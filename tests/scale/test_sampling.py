@@ -1,0 +1,147 @@
+"""The gateway tier keeps every failing trace whole, a fair share of the rest, and the metrics count everything.
+
+Against ``make up-scale``: the agent routes by trace id to the gateways, each
+gateway decides per whole trace (collector/gateway.yaml). One load of a
+known mix, every trace id recorded, is read back from Jaeger and Prometheus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from explore.load import Result
+from harness.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spans
+from harness.prometheus import PrometheusClient, SpanKey
+from harness.spans import Span
+from tests.e2e.conftest import quiet_counts
+from tests.scale.conftest import Policy
+from tests.support import binomial
+from tests.support.load import Load
+
+#: The load's mix, and what checkout answers each SKU with.
+MIX = {"item-123": 70.0, "fault-crash": 10.0, "fault-slow": 10.0, "sold-out": 10.0}
+STATUS = {"item-123": 201, "fault-crash": 502, "fault-slow": 504, "sold-out": 409}
+GOOD = "item-123"
+#: 30 s at 20/s: ~420 good orders, enough that a wrong share cannot hide in the binomial spread.
+DURATION_S = 30.0
+#: collector/gateway.yaml's decision_wait, plus the exports before and after the gateway.
+DECIDED_WITHIN_S = 10.0 + 5.0
+
+Shape = Counter[SpanKey]
+
+
+def shape(spans: list[Span]) -> Shape:
+    return Counter((s.service, s.kind, s.status) for s in spans)
+
+
+def holes(spans: list[Span]) -> list[str]:
+    """What makes a trace not whole: a parent that is not in it, a second root, a service missing."""
+    ids = {s.span_id for s in spans}
+    roots = [s for s in spans if s.parent_id is None]
+    problems = [f"{s.service} {s.name}: parent {s.parent_id} is missing" for s in spans if s.parent_id and s.parent_id not in ids]
+    if [(r.service, r.kind) for r in roots] != [("checkout", "SERVER")]:
+        problems.append(f"roots {[(r.service, r.kind, r.name) for r in roots]}, not one checkout SERVER span")
+    if {s.service for s in spans} != {"checkout", "inventory"}:
+        problems.append(f"services {sorted({s.service for s in spans})}")
+    return problems
+
+
+def kept(traces: JaegerClient, results: list[Result]) -> dict[str, list[Span]]:
+    """The traces Jaeger has of these orders, by trace id (asked once each: the decisions are made by now)."""
+    found = {}
+    for result in results:
+        assert result.trace_id
+        with contextlib.suppress(TraceNotFound):
+            found[result.trace_id] = traces.trace(result.trace_id)
+    return found
+
+
+def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
+    traces: JaegerClient, prometheus: PrometheusClient, policy: Policy, record: dict[str, Any]
+) -> None:
+    before = quiet_counts(prometheus)
+    with Load(DURATION_S, MIX, seed=13) as load:
+        pass
+    results = load.results
+    wrong = [(r.sku, r.outcome) for r in results if r.outcome != STATUS[r.sku] or not r.trace_id]
+    assert not wrong, f"orders answered otherwise than the SKU says, or without a trace id: {wrong[:10]}"
+    after = quiet_counts(prometheus)  # 12 s of quiet: the last decisions are close
+    time.sleep(max(0.0, DECIDED_WITHIN_S - 12.0))
+    by_sku = Counter(r.sku for r in results)
+
+    # Every failing order's trace: in Jaeger, whole.
+    failing = [r for r in results if r.sku != GOOD]
+    shapes: dict[str, set[tuple[tuple[SpanKey, int], ...]]] = {}
+    for result in failing:
+        assert result.trace_id
+        # Returns at once if whole; waits a little only for a write still under way.
+        try:
+            spans = traces.wait_for(result.trace_id, lambda spans: bool(spans) and not holes(spans), timeout_s=5)
+        except TraceIncomplete as exc:
+            raise AssertionError(f"{result.sku} trace {result.trace_id} is not kept whole: {holes(exc.spans)}") from None
+        shapes.setdefault(result.sku, set()).add(tuple(sorted(shape(spans).items())))
+    sold_out_client = ("checkout", "CLIENT", "ERROR")
+    assert all(dict(s).get(sold_out_client) for s in shapes["sold-out"]), "sold-out is kept for its CLIENT error"
+
+    # The good ones: a share within chance of SAMPLE_OK_PERCENT, each kept one whole.
+    good = [r for r in results if r.sku == GOOD]
+    good_kept = kept(traces, good)
+    for trace_id, spans in good_kept.items():
+        assert not holes(spans), f"kept good trace {trace_id} is not whole: {holes(spans)}"
+        shapes.setdefault(GOOD, set()).add(tuple(sorted(shape(spans).items())))
+    lo, hi = binomial.interval(len(good), policy.ok_percent / 100)
+    assert lo <= len(good_kept) <= hi, (
+        f"{len(good_kept)} of {len(good)} good traces kept; {policy.ok_percent:g}% gives {lo}..{hi} (99.9%)"
+    )
+
+    # All traces of one SKU have the same spans (a trace that lost some would differ) ...
+    assert all(len(s) == 1 for s in shapes.values()), {sku: len(s) for sku, s in shapes.items()}
+    per_order = {sku: Counter(dict(next(iter(s)))) for sku, s in shapes.items()}
+    # ... and the agent's counters grew by every order's spans, sampled or not.
+    expected: Counter[SpanKey] = Counter()
+    for sku, n in by_sku.items():
+        for key, count in per_order[sku].items():
+            expected[key] += n * count
+    grown = after - before
+    assert grown == expected, f"the counters grew by {dict(grown)}; {dict(by_sku)} orders make {dict(expected)}"
+    record["sampling"] = {
+        "gateways": policy.gateways,
+        "orders": dict(by_sku),
+        "failing_kept_whole": len(failing),
+        "good_kept": len(good_kept),
+        "good_kept_bounds_99_9": [lo, hi],
+        "ok_percent": policy.ok_percent,
+        "spans_counted": sum(grown.values()),
+        "spans_kept": sum(sum(per_order[r.sku].values()) for r in results if r.sku != GOOD or r.trace_id in good_kept),
+    }
+
+
+def test_a_slow_trace_is_kept_though_nothing_failed(traces: JaegerClient, policy: Policy) -> None:
+    """The latency policy on its own: OK traces longer than SAMPLE_SLOW_MS, sent straight to the agent."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "scale-probe"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint="http://127.0.0.1:4318/v1/traces")))
+    tracer = provider.get_tracer("tests.scale")
+    trace_ids = []
+    slow_ns = int((policy.slow_ms + 200) * 1e6)
+    for _ in range(20):
+        start = time.time_ns() - slow_ns
+        root = tracer.start_span("slow but fine", start_time=start)
+        trace_ids.append(format(root.get_span_context().trace_id, "032x"))
+        root.end(end_time=start + slow_ns)
+    provider.shutdown()
+    # 20 kept by chance alone at 10% would be 1 in 10^20.
+    missing = []
+    for trace_id in trace_ids:
+        try:
+            traces.wait_for(trace_id, has_spans(1), timeout_s=DECIDED_WITHIN_S + 15)
+        except TraceIncomplete:
+            missing.append(trace_id)
+    assert not missing, f"{len(missing)} of 20 slow OK traces were dropped: {missing[:3]}"
