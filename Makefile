@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke browser screenshots w3c lint
+        bench bench-smoke bench-scale bench-scale-smoke browser screenshots w3c lint
 
 help:
 	@echo "make up             build and start the stack, wait until checkout is ready"
@@ -34,6 +34,7 @@ help:
 	@echo "make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
 	@echo "make bench          tracing's cost: services run natively against the stack's Collector, Jaeger and Prometheus (bench/results/latest.*)"
 	@echo "make bench-smoke    the same, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
+	@echo "make bench-scale    spans per second through 1 and GATEWAYS gateways, each tier's CPU per span (bench/results/scale.json; BENCH_SMOKE=1: brief)"
 
 # The stamp makes `make install` a no-op until a lock file changes.
 install: $(VENV)/.installed
@@ -114,9 +115,10 @@ check-containers: images
 
 # Everything: lint, the services' tests, the static checks, then the stack is started,
 # tested end to end, drilled, benchmarked briefly (a smoke: nothing asserted on
-# speed), and stopped again (its volumes are kept).
+# speed); then the same with the gateway tier (up-scale), and stopped again (its
+# volumes are kept).
 test: lint test-services check-containers up
-	$(MAKE) e2e drills bench-smoke; status=$$?; docker compose down; exit $$status
+	$(MAKE) e2e drills bench-smoke up-scale test-scale bench-scale-smoke; status=$$?; docker compose down --remove-orphans; exit $$status
 
 # --- exploring: explore/ and examples/pitfalls (README: "Walkthrough", docs/pitfalls.md)
 
@@ -137,6 +139,14 @@ bench: install up
 
 bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
+
+# The gateway tier's throughput (docs/scaling.md): synthetic traces through 1 and GATEWAYS
+# gateways, stepped up to the highest rate sustained (bench/results/scale*.json).
+bench-scale: install up-scale
+	$(PY) -m bench.scale
+
+bench-scale-smoke: install up-scale
+	BENCH_SMOKE=1 $(PY) -m bench.scale
 
 # The official W3C Trace Context test suite (github.com/w3c/trace-context, its test/
 # folder; not vendored: fetch it) against a kit-made service that only propagates

@@ -9,47 +9,18 @@ the bench working in CI; it asserts nothing about speed). See README,
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench.load import ensure_wrk
+from bench.machine import machine
 from bench.plot import plot
 from bench.run import PIPELINE, Bench, check_stack, compose_up_s
-from bench.services import ROOT
 from bench.settings import Settings
 from bench.summary import summarize, targets
-
-
-def machine() -> dict[str, Any]:
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "commit": commit,
-        "packages": {
-            name: metadata.version(name)
-            for name in ("opentelemetry-sdk", "opentelemetry-instrumentation-fastapi", "fastapi", "uvicorn", "httpx")
-        },
-    }
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -96,7 +96,7 @@ def compose_up_s() -> float:
     ``down`` keeps the named volumes, so Jaeger reopens its stored traces as it
     would after any restart.
     """
-    subprocess.run(["docker", "compose", "down"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["docker", "compose", "down", "--remove-orphans"], cwd=ROOT, capture_output=True, check=True)
     started = time.monotonic()
     up = subprocess.run(["docker", "compose", "up", "--wait", "--no-build"], cwd=ROOT, capture_output=True, text=True)
     elapsed = time.monotonic() - started

@@ -25,16 +25,20 @@ def inspect(service: str) -> dict:  # type: ignore[type-arg]
     return json.loads(out)[0]
 
 
+def assert_locked_down(info: dict, name: str) -> None:  # type: ignore[type-arg]
+    """``docker inspect``'s ``info`` of a container: not root, read-only, no privilege gain, no capability, a memory limit."""
+    host = info["HostConfig"]
+    user = info["Config"]["User"]
+    assert user and user.split(":")[0] not in ("", "0", "root"), (name, user)
+    assert host["ReadonlyRootfs"] is True, name
+    assert "no-new-privileges:true" in host["SecurityOpt"], name
+    assert host["CapDrop"] == ["ALL"], name
+    assert host["Memory"] > 0, f"{name} has no memory limit"
+
+
 def test_every_container_is_locked_down() -> None:
     for service in SERVICES:
-        info = inspect(service)
-        host = info["HostConfig"]
-        user = info["Config"]["User"]
-        assert user and user.split(":")[0] not in ("", "0", "root"), (service, user)
-        assert host["ReadonlyRootfs"] is True, service
-        assert "no-new-privileges:true" in host["SecurityOpt"], service
-        assert host["CapDrop"] == ["ALL"], service
-        assert host["Memory"] > 0, f"{service} has no memory limit"
+        assert_locked_down(inspect(service), service)
 
 
 def test_only_the_listed_ports_are_published_and_only_on_loopback() -> None:

@@ -1,0 +1,180 @@
+"""``make bench-scale``: spans per second through 1 and through GATEWAYS gateway Collectors, and each tier's CPU per span.
+
+For each gateway count, the `make up-scale` stack is brought to that many
+gateways, and synthetic traces (bench/spans.py) are sent to the agent flat
+out. The Collectors' own metrics, scraped by Prometheus, say what each tier
+took in and what its processes spent (``otelcol_process_cpu_seconds``); Jaeger's
+CPU comes from /proc. A run counts as sustained only if every span the agent
+accepted reached a gateway, and nothing was refused. Results go to
+bench/results/scale.json (scale-smoke.json with BENCH_SMOKE=1, a few seconds a
+step, asserting nothing about speed); docs/scaling.md quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.machine import machine
+from bench.run import _inspect
+from bench.services import ROOT, process_cpu_s
+from bench.spans import send_at
+from harness.prometheus import PrometheusClient
+
+SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+DURATION_S = 5.0 if SMOKE else 15.0
+AGENT_OTLP = "http://127.0.0.1:4318/v1/traces"
+#: The gateways' decision wait (collector/gateway.yaml) and a scrape or two more.
+DECISIONS_DONE_S = 10.0 + 12.0
+
+COUNTERS = {
+    "agent_accepted": 'sum(otelcol_receiver_accepted_spans{job="otel-collector"})',
+    "agent_refused": 'sum(otelcol_receiver_refused_spans{job="otel-collector"}) or vector(0)',
+    "gateway_accepted": 'sum(otelcol_receiver_accepted_spans{job="gateways"})',
+    "gateway_kept": 'sum(otelcol_exporter_sent_spans{job="gateways"}) or vector(0)',
+    "agent_cpu_s": 'sum(otelcol_process_cpu_seconds{job="otel-collector"})',
+    "gateway_cpu_s": 'sum(otelcol_process_cpu_seconds{job="gateways"})',
+}
+
+
+def gateway_counts() -> tuple[int, ...]:
+    most = int(os.environ.get("GATEWAYS", "3"))
+    return (1, most) if most > 1 else (1,)
+
+
+def bring_to(gateways: int, prometheus: PrometheusClient) -> None:
+    """The scale stack with ``gateways`` gateways, each scraped and in the agent's ring."""
+    env = {**os.environ, "GATEWAYS": str(gateways)}
+    up = subprocess.run([*SCALE_COMPOSE, "up", "--wait", "--remove-orphans"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if up.returncode != 0:
+        raise RuntimeError(f"docker compose up ({gateways} gateways) failed: {up.stderr.strip()[-500:]}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ring = prometheus.query('otelcol_loadbalancer_num_backends{job="otel-collector"}')
+        scraped = prometheus.query('count(up{job="gateways"} == 1)')
+        if ring and round(ring[0].value) == gateways and scraped and round(scraped[0].value) == gateways:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the agent's ring or Prometheus did not reach {gateways} gateways within 60 s")
+
+
+def read(prometheus: PrometheusClient) -> dict[str, float]:
+    values = {}
+    for name, promql in COUNTERS.items():
+        samples = prometheus.query(promql)
+        values[name] = samples[0].value if samples else 0.0
+    values["jaeger_cpu_s"] = process_cpu_s(int(_inspect("jaeger", "{{.State.Pid}}")))
+    return values
+
+
+def settled(prometheus: PrometheusClient, quiet_s: float = 11.0, within_s: float = 120.0) -> dict[str, float]:
+    """The counters once the gateways' intake and output have held still for ``quiet_s`` (two scrapes)."""
+    deadline = time.monotonic() + within_s
+    last = read(prometheus)
+    still_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = read(prometheus)
+        keys = ("agent_accepted", "gateway_accepted", "gateway_kept")
+        if any(now[k] != last[k] for k in keys):
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet_s:
+            return now
+    raise RuntimeError(f"the gateways' counters did not settle within {within_s:g} s")
+
+
+#: Offered spans a second, step by step, until one is not sustained.
+RATES = (2_000,) if SMOKE else (5_000, 10_000, 20_000, 40_000, 80_000)
+#: A queue holding more than this many seconds of the offered spans, at any
+#: scrape, means a tier fell behind (the queues count spans: `sizer: items`).
+QUEUE_BUILT_UP_S = 1.0
+QUEUES = 'max(otelcol_exporter_queue_size{job=~"otel-collector|gateways", exporter=~"load_balancing|otlp_grpc/jaeger"})'
+
+
+def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
+    """``rate`` spans a second for DURATION_S, and what each tier took in and spent on it."""
+    before = settled(prometheus)
+    started = time.monotonic()
+    deepest = 0.0
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(send_at, AGENT_OTLP, rate, DURATION_S)
+        while not sending.done():
+            samples = prometheus.query(QUEUES)
+            deepest = max([deepest, *(q.value for q in samples)])
+            time.sleep(1)
+        sent = sending.result()
+    load_s = time.monotonic() - started
+    time.sleep(DECISIONS_DONE_S)
+    after = settled(prometheus)
+    grown = {k: after[k] - before[k] for k in after}
+    spans = grown["gateway_accepted"]
+    refused = grown["agent_refused"] + sent.refused_requests
+    sustained = refused == 0 and deepest <= QUEUE_BUILT_UP_S * rate and spans == grown["agent_accepted"] == sent.spans
+
+    def per_span_us(cpu_s: float, count: float) -> float | None:
+        return round(cpu_s / count * 1e6, 1) if count else None
+
+    return {
+        "offered_spans_per_s": rate,
+        "load_s": round(load_s, 1),
+        "spans_sent": sent.spans,
+        "spans_per_s": round(spans / load_s),
+        "sustained": sustained,
+        "deepest_queue_spans": deepest,
+        "refused": refused,
+        "spans_kept": grown["gateway_kept"],
+        "kept_share": round(grown["gateway_kept"] / spans, 3) if spans else None,
+        "cpu_us_per_span": {
+            "generator": per_span_us(sent.cpu_s, sent.spans),
+            "agent": per_span_us(grown["agent_cpu_s"], spans),
+            "gateways": per_span_us(grown["gateway_cpu_s"], spans),
+            "jaeger_per_kept_span": per_span_us(grown["jaeger_cpu_s"], grown["gateway_kept"]),
+        },
+    }
+
+
+def step(gateways: int, prometheus: PrometheusClient) -> dict[str, Any]:
+    """The rates in turn through ``gateways`` gateways, up to the first the tiers do not keep up with."""
+    bring_to(gateways, prometheus)
+    offers = []
+    for rate in RATES:
+        offers.append(offer(rate, prometheus))
+        print(f"  {gateways} gateway(s), {rate:,} spans/s offered: {json.dumps(offers[-1])}", flush=True)
+        if not offers[-1]["sustained"]:
+            break
+    best = max((o for o in offers if o["sustained"]), key=lambda o: o["spans_per_s"], default=None)
+    return {"gateways": gateways, "highest_sustained": best, "offers": offers}
+
+
+def main() -> int:
+    results: dict[str, Any] = {"machine": machine(), "smoke": SMOKE, "duration_s": DURATION_S, "steps": []}
+    with PrometheusClient() as prometheus:
+        for gateways in gateway_counts():
+            result = step(gateways, prometheus)
+            results["steps"].append(result)
+            best = result["highest_sustained"]
+            if best is None:
+                print(f"{gateways} gateway(s): not even {RATES[0]:,} spans/s sustained", flush=True)
+                continue
+            cpu = best["cpu_us_per_span"]
+            print(
+                f"{gateways} gateway(s): {best['spans_per_s']:,} spans/s sustained, kept {best['kept_share']}; "
+                f"CPU per span: agent {cpu['agent']} µs, gateways {cpu['gateways']} µs, "
+                f"Jaeger {cpu['jaeger_per_kept_span']} µs per kept span",
+                flush=True,
+            )
+        bring_to(max(gateway_counts()), prometheus)  # leave the stack as `make up-scale` made it
+    path = ROOT / "bench" / "results" / ("scale-smoke.json" if SMOKE else "scale.json")
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {path}")
+    return 0 if all(s["highest_sustained"] for s in results["steps"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
