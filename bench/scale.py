@@ -124,6 +124,8 @@ def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
         "offered_spans_per_s": rate,
         "load_s": round(load_s, 1),
         "spans_sent": sent.spans,
+        "agent_accepted": grown["agent_accepted"],
+        "gateway_accepted": spans,
         "spans_per_s": round(spans / load_s),
         "sustained": sustained,
         "deepest_queue_spans": deepest,

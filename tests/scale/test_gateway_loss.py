@@ -66,16 +66,19 @@ def test_a_killed_gateway_loses_only_what_it_held(
     assert policy.gateways >= 2, "killing the only gateway would lose everything: run with GATEWAYS >= 2"
     victim = gateway_containers()[-1]
     wait_until(lambda: backends(prometheus) == policy.gateways, 30, f"the agent to see all {policy.gateways} gateways")
-    with Load(DURATION_S, MIX, seed=21) as load:
-        load.at(KILL_AT_S)
-        docker("kill", victim)
-        killed = load.now()
-        around = wait_until(lambda: backends(prometheus) == policy.gateways - 1, RING_CHANGE_WITHIN_S, "the ring without it")
-        load.at(START_AT_S)
-        docker("start", victim)
-        started = load.now()
-        address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", victim).strip()
-        back = wait_until(lambda: backends(prometheus) == policy.gateways, RING_CHANGE_WITHIN_S, "the ring with it again")
+    try:
+        with Load(DURATION_S, MIX, seed=21) as load:
+            load.at(KILL_AT_S)
+            docker("kill", victim)
+            killed = load.now()
+            around = wait_until(lambda: backends(prometheus) == policy.gateways - 1, RING_CHANGE_WITHIN_S, "the ring without it")
+            load.at(START_AT_S)
+            docker("start", victim)
+            started = load.now()
+            address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", victim).strip()
+            back = wait_until(lambda: backends(prometheus) == policy.gateways, RING_CHANGE_WITHIN_S, "the ring with it again")
+    finally:
+        docker("start", victim)  # whatever failed, the tests after this one find it running (a no-op if it is)
     time.sleep(DECIDED_WITHIN_S)
 
     wrong = [(r.sku, r.outcome) for r in load.results if r.outcome != STATUS[r.sku]]
@@ -96,8 +99,8 @@ def test_a_killed_gateway_loses_only_what_it_held(
     assert not unexplained, f"failing traces lost outside the windows of the kill ({killed:.1f} s) and the rejoin: {unexplained}"
     in_held = [r for r in failing if held[0] <= r.started_s <= held[1]]
     lost_held = [r for r in gone if held[0] <= r.started_s <= held[1]]
-    # About 1/N of the held window's traces were on the victim; never all of them.
-    assert len(lost_held) < len(in_held), (len(lost_held), len(in_held))
+    # About 1/N of the held window's traces were on the victim: some (SIGKILL lost them), never all.
+    assert 0 < len(lost_held) < len(in_held), (len(lost_held), len(in_held))
     # It works again: it accepts spans since its start.
     assert accepted_by(prometheus, address) > 0, f"the restarted {victim} ({address}) accepted no span"
     record["gateway_killed"] = {
