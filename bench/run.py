@@ -41,7 +41,8 @@ PIPELINE_IDLE_CORES = 0.10
 PIPELINE_IDLE_WAIT_S = 90.0
 
 
-def _inspect(name: str, template: str) -> str:
+def container_field(name: str, template: str) -> str:
+    """``docker inspect -f template`` of the stack's container for the compose service ``name``."""
     container = subprocess.run(
         ["docker", "compose", "ps", "-q", name], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -54,7 +55,7 @@ def _inspect(name: str, template: str) -> str:
 
 def pipeline_pids() -> dict[str, int]:
     """Host pids of the stack's Collector and Jaeger (their CPU time is read from /proc)."""
-    return {name: int(_inspect(name, "{{.State.Pid}}")) for name in PIPELINE}
+    return {name: int(container_field(name, "{{.State.Pid}}")) for name in PIPELINE}
 
 
 _UNITS_MB = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
@@ -64,20 +65,20 @@ def pipeline_memory_mb() -> dict[str, dict[str, float]]:
     """Each pipeline container's memory now (``docker stats``) and its limit (mem_limit), in MB."""
     memory = {}
     for name in PIPELINE:
-        container = _inspect(name, "{{.Id}}")
+        container = container_field(name, "{{.Id}}")
         usage = subprocess.run(
             ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container],
             capture_output=True, text=True, check=True,
         ).stdout.split("/")[0].strip()  # fmt: skip
         number, unit = float(usage.rstrip("KMGiB")), usage.lstrip("0123456789.")
-        limit = int(_inspect(name, "{{.HostConfig.Memory}}")) / 2**20
+        limit = int(container_field(name, "{{.HostConfig.Memory}}")) / 2**20
         memory[name] = {"used_mb": round(number * _UNITS_MB[unit], 1), "limit_mb": round(limit)}
     return memory
 
 
 def pipeline_restarts() -> dict[str, str]:
     """How often Docker restarted the Collector and Jaeger, and whether the last exit was the OOM killer."""
-    return {name: _inspect(name, "{{.RestartCount}} restarts, OOM-killed: {{.State.OOMKilled}}") for name in PIPELINE}
+    return {name: container_field(name, "{{.RestartCount}} restarts, OOM-killed: {{.State.OOMKilled}}") for name in PIPELINE}
 
 
 def check_stack(settings: Settings) -> None:

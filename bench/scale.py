@@ -1,11 +1,13 @@
 """``make bench-scale``: spans per second through 1 and through GATEWAYS gateway Collectors, and each tier's CPU per span.
 
 For each gateway count, the `make up-scale` stack is brought to that many
-gateways, and synthetic traces (bench/spans.py) are sent to the agent flat
-out. The Collectors' own metrics, scraped by Prometheus, say what each tier
-took in and what its processes spent (``otelcol_process_cpu_seconds``); Jaeger's
-CPU comes from /proc. A run counts as sustained only if every span the agent
-accepted reached a gateway, and nothing was refused. Results go to
+gateways, and synthetic traces (bench/spans.py) are sent to the agent at
+rising rates, 15 s each, until one is not sustained. The Collectors' own
+metrics, scraped by Prometheus, say what each tier took in and what its
+processes spent (``otelcol_process_cpu_seconds``); Jaeger's CPU comes from
+/proc. A rate counts as sustained only if every span the agent accepted
+reached a gateway, nothing was refused, and no queue held more than a second
+of it. Results go to
 bench/results/scale.json (scale-smoke.json with BENCH_SMOKE=1, a few seconds a
 step, asserting nothing about speed); docs/scaling.md quotes them.
 """
@@ -21,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.machine import machine
-from bench.run import _inspect
+from bench.run import container_field
 from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
 from harness.prometheus import PrometheusClient
@@ -44,6 +46,7 @@ COUNTERS = {
 
 
 def gateway_counts() -> tuple[int, ...]:
+    """1, and GATEWAYS (the environment's, else 3): one gateway against the tier."""
     most = int(os.environ.get("GATEWAYS", "3"))
     return (1, most) if most > 1 else (1,)
 
@@ -69,7 +72,7 @@ def read(prometheus: PrometheusClient) -> dict[str, float]:
     for name, promql in COUNTERS.items():
         samples = prometheus.query(promql)
         values[name] = samples[0].value if samples else 0.0
-    values["jaeger_cpu_s"] = process_cpu_s(int(_inspect("jaeger", "{{.State.Pid}}")))
+    values["jaeger_cpu_s"] = process_cpu_s(int(container_field("jaeger", "{{.State.Pid}}")))
     return values
 
 

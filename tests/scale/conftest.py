@@ -15,12 +15,17 @@ from typing import Any
 
 import pytest
 
+from harness.spans import Span
 from tests.e2e.conftest import prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
 from tests.support.processes import ROOT
 from tests.support.results import recorded
 
 PROJECT = "shoptrace"  # docker-compose.yml's name:
 GATEWAY_SERVICE = "gateway"
+#: What checkout answers each SKU with.
+STATUS = {"item-123": 201, "fault-crash": 502, "fault-slow": 504, "sold-out": 409}
+#: collector/gateway.yaml's decision_wait, plus the exports before and after the gateway.
+DECIDED_WITHIN_S = 10.0 + 5.0
 
 
 def docker(*args: str, timeout_s: float = 60) -> str:
@@ -56,3 +61,15 @@ def policy() -> Policy:
 def record() -> Iterator[dict[str, Any]]:
     """Figures by test; written to results/scale.json (docs/scaling.md quotes them)."""
     yield from recorded(ROOT / "results" / "scale.json")
+
+
+def holes(spans: list[Span]) -> list[str]:
+    """What makes a trace not whole: a parent that is not in it, a second root, a service missing."""
+    ids = {s.span_id for s in spans}
+    roots = [s for s in spans if s.parent_id is None]
+    problems = [f"{s.service} {s.name}: parent {s.parent_id} is missing" for s in spans if s.parent_id and s.parent_id not in ids]
+    if [(r.service, r.kind) for r in roots] != [("checkout", "SERVER")]:
+        problems.append(f"roots {[(r.service, r.kind, r.name) for r in roots]}, not one checkout SERVER span")
+    if {s.service for s in spans} != {"checkout", "inventory"}:
+        problems.append(f"services {sorted({s.service for s in spans})}")
+    return problems

@@ -18,8 +18,7 @@ from explore.load import Result
 from harness.jaeger import JaegerClient, TraceNotFound
 from harness.prometheus import PrometheusClient
 from harness.spans import Span
-from tests.scale.conftest import Policy, docker, gateway_containers
-from tests.scale.test_sampling import DECIDED_WITHIN_S, STATUS, holes
+from tests.scale.conftest import DECIDED_WITHIN_S, STATUS, Policy, docker, gateway_containers, holes
 from tests.support.load import Load, wait_until
 
 MIX = {"item-123": 50.0, "fault-crash": 25.0, "sold-out": 25.0}

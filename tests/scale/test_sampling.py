@@ -22,36 +22,21 @@ from harness.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spa
 from harness.prometheus import PrometheusClient, SpanKey
 from harness.spans import Span
 from tests.e2e.conftest import quiet_counts
-from tests.scale.conftest import Policy
+from tests.scale.conftest import DECIDED_WITHIN_S, STATUS, Policy, holes
 from tests.support import binomial
 from tests.support.load import Load
 
-#: The load's mix, and what checkout answers each SKU with.
+#: The load's mix (STATUS: what checkout answers each SKU with).
 MIX = {"item-123": 70.0, "fault-crash": 10.0, "fault-slow": 10.0, "sold-out": 10.0}
-STATUS = {"item-123": 201, "fault-crash": 502, "fault-slow": 504, "sold-out": 409}
 GOOD = "item-123"
 #: 30 s at 20/s: ~420 good orders, enough that a wrong share cannot hide in the binomial spread.
 DURATION_S = 30.0
-#: collector/gateway.yaml's decision_wait, plus the exports before and after the gateway.
-DECIDED_WITHIN_S = 10.0 + 5.0
 
 Shape = Counter[SpanKey]
 
 
 def shape(spans: list[Span]) -> Shape:
     return Counter((s.service, s.kind, s.status) for s in spans)
-
-
-def holes(spans: list[Span]) -> list[str]:
-    """What makes a trace not whole: a parent that is not in it, a second root, a service missing."""
-    ids = {s.span_id for s in spans}
-    roots = [s for s in spans if s.parent_id is None]
-    problems = [f"{s.service} {s.name}: parent {s.parent_id} is missing" for s in spans if s.parent_id and s.parent_id not in ids]
-    if [(r.service, r.kind) for r in roots] != [("checkout", "SERVER")]:
-        problems.append(f"roots {[(r.service, r.kind, r.name) for r in roots]}, not one checkout SERVER span")
-    if {s.service for s in spans} != {"checkout", "inventory"}:
-        problems.append(f"services {sorted({s.service for s in spans})}")
-    return problems
 
 
 def kept(traces: JaegerClient, results: list[Result]) -> dict[str, list[Span]]:
