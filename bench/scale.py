@@ -26,7 +26,7 @@ from bench.machine import machine
 from bench.run import container_field
 from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
-from harness.prometheus import PrometheusClient
+from harness.prometheus import PrometheusClient, Sample
 
 SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
@@ -57,14 +57,18 @@ def bring_to(gateways: int, prometheus: PrometheusClient) -> None:
     up = subprocess.run([*SCALE_COMPOSE, "up", "--wait", "--remove-orphans"], cwd=ROOT, env=env, capture_output=True, text=True)
     if up.returncode != 0:
         raise RuntimeError(f"docker compose up ({gateways} gateways) failed: {up.stderr.strip()[-500:]}")
-    deadline = time.monotonic() + 60
+    # Generous: once, from a stack just started, the ring took over a minute to settle.
+    deadline = time.monotonic() + 180
+    ring: list[Sample] = []
+    scraped: list[Sample] = []
     while time.monotonic() < deadline:
         ring = prometheus.query('otelcol_loadbalancer_num_backends{job="otel-collector"}')
         scraped = prometheus.query('count(up{job="gateways"} == 1)')
         if ring and round(ring[0].value) == gateways and scraped and round(scraped[0].value) == gateways:
             return
         time.sleep(1)
-    raise RuntimeError(f"the agent's ring or Prometheus did not reach {gateways} gateways within 60 s")
+    seen = f"ring {[r.value for r in ring]}, gateways scraped {[s.value for s in scraped]}"
+    raise RuntimeError(f"the agent's ring or Prometheus did not reach {gateways} gateways within 180 s ({seen})")
 
 
 def read(prometheus: PrometheusClient) -> dict[str, float]:
@@ -100,9 +104,9 @@ QUEUE_BUILT_UP_S = 1.0
 QUEUES = 'max(otelcol_exporter_queue_size{job=~"otel-collector|gateways", exporter=~"load_balancing|otlp_grpc/jaeger"})'
 
 
-def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
-    """``rate`` spans a second for DURATION_S, and what each tier took in and spent on it."""
-    before = settled(prometheus)
+def offer(rate: float, prometheus: PrometheusClient, before: dict[str, float]) -> tuple[dict[str, Any], dict[str, float]]:
+    """``rate`` spans a second for DURATION_S: what each tier took in and spent on it since ``before``
+    (settled counters), and the settled counters after it, which the next rate starts from."""
     started = time.monotonic()
     deepest = 0.0
     with ThreadPoolExecutor(1) as pool:
@@ -117,13 +121,13 @@ def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
     after = settled(prometheus)
     grown = {k: after[k] - before[k] for k in after}
     spans = grown["gateway_accepted"]
-    refused = grown["agent_refused"] + sent.refused_requests
-    sustained = refused == 0 and deepest <= QUEUE_BUILT_UP_S * rate and spans == grown["agent_accepted"] == sent.spans
+    refused = grown["agent_refused"] > 0 or sent.refused_requests > 0
+    sustained = not refused and deepest <= QUEUE_BUILT_UP_S * rate and spans == grown["agent_accepted"] == sent.spans
 
     def per_span_us(cpu_s: float, count: float) -> float | None:
         return round(cpu_s / count * 1e6, 1) if count else None
 
-    return {
+    result = {
         "offered_spans_per_s": rate,
         "load_s": round(load_s, 1),
         "spans_sent": sent.spans,
@@ -132,7 +136,8 @@ def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
         "spans_per_s": round(spans / load_s),
         "sustained": sustained,
         "deepest_queue_spans": deepest,
-        "refused": refused,
+        "refused_requests": sent.refused_requests,
+        "agent_refused_spans": grown["agent_refused"],
         "spans_kept": grown["gateway_kept"],
         "kept_share": round(grown["gateway_kept"] / spans, 3) if spans else None,
         "cpu_us_per_span": {
@@ -142,14 +147,17 @@ def offer(rate: float, prometheus: PrometheusClient) -> dict[str, Any]:
             "jaeger_per_kept_span": per_span_us(grown["jaeger_cpu_s"], grown["gateway_kept"]),
         },
     }
+    return result, after
 
 
 def step(gateways: int, prometheus: PrometheusClient) -> dict[str, Any]:
     """The rates in turn through ``gateways`` gateways, up to the first the tiers do not keep up with."""
     bring_to(gateways, prometheus)
     offers = []
+    counters = settled(prometheus)
     for rate in RATES:
-        offers.append(offer(rate, prometheus))
+        result, counters = offer(rate, prometheus, counters)
+        offers.append(result)
         print(f"  {gateways} gateway(s), {rate:,} spans/s offered: {json.dumps(offers[-1])}", flush=True)
         if not offers[-1]["sustained"]:
             break
