@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,20 +98,43 @@ class PrometheusClient(ApiClient):
         samples = self.query(f'sum by (service_name, span_kind, status_code) ({CALLS}{{service_name=~"{selector}"}})')
         return {span_key(s.labels): round(s.value) for s in samples}
 
-    def settled_span_calls(self, services: tuple[str, ...], quiet_s: float, within_s: float) -> Counter[SpanKey]:
+    def settled_span_calls(
+        self, services: tuple[str, ...], quiet_s: float, within_s: float, at_least: Mapping[SpanKey, int] | None = None
+    ) -> Counter[SpanKey]:
         """The span counts once they have not moved for ``quiet_s``: every span sent before is in them.
 
         With the connector flushing every 5 s and Prometheus scraping every 5 s, a
-        count still for 12 s has taken in everything; PrometheusError if the counts
-        are still moving after ``within_s``.
+        count still for 12 s has usually taken in everything; but a span late on
+        its way (an export retried, a scrape missed) can be later than any quiet.
+        ``at_least`` is what the caller knows is on its way (counts from Jaeger's
+        traces): the quiet then starts only once every count has reached it, and
+        still catches a count that goes past it. PrometheusError if the counts
+        are still moving, or short of ``at_least``, after ``within_s``.
         """
+        target = Counter(at_least or {})
+
+        def reached(counts: Counter[SpanKey]) -> bool:
+            return not target - counts
+
         started = time.monotonic()
-        counts, since = Counter(self.span_calls(services)), time.monotonic()
-        while time.monotonic() - since < quiet_s:
+        counts = Counter(self.span_calls(services))
+        since = time.monotonic() if reached(counts) else None
+        while since is None or time.monotonic() - since < quiet_s:
             if time.monotonic() - started > within_s:
-                raise PrometheusError(f"span counts still moving after {within_s:g} s: {dict(counts)}")
+                short = dict(target - counts)
+                why = f"still short of what is on its way by {short}" if short else "still moving"
+                raise PrometheusError(f"span counts {why} after {within_s:g} s: {dict(counts)}; scrapes: {self.scrape_health()}")
             time.sleep(1.0)
             now = Counter(self.span_calls(services))
-            if now != counts:
-                counts, since = now, time.monotonic()
+            if now != counts or since is None:
+                counts = now
+                since = time.monotonic() if reached(counts) else None
         return counts
+
+    def scrape_health(self) -> dict[str, str]:
+        """Each scrape job's health and last error, as Prometheus sees them: why counts stopped, if they did."""
+        response = self._http.get("/api/v1/targets", params={"state": "active"})
+        if response.status_code != 200:
+            return {"targets": f"answered {response.status_code}"}
+        targets = response.json()["data"]["activeTargets"]
+        return {t["scrapeUrl"]: t["health"] + (f" ({t['lastError']})" if t.get("lastError") else "") for t in targets}

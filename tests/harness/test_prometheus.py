@@ -1,0 +1,70 @@
+"""harness.prometheus's wait for settled span counts, against a Prometheus whose counts move on a fake clock."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import harness.prometheus
+from harness.prometheus import PrometheusClient, PrometheusError, SpanKey
+
+KEY: SpanKey = ("checkout", "SERVER", "UNSET")
+SERIES = {"service_name": "checkout", "span_kind": "SPAN_KIND_SERVER", "status_code": "STATUS_CODE_UNSET"}
+
+
+class Clock:
+    """time.monotonic and time.sleep for the module under test: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(harness.prometheus.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(harness.prometheus.time, "sleep", fake.sleep)
+    return fake
+
+
+def prometheus(clock: Clock, counts: list[tuple[float, int]]) -> PrometheusClient:
+    """A Prometheus whose count of KEY is each ``(from_s, value)``'s value from that time on."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/targets":
+            target = {"scrapeUrl": "http://otel-collector:8889/metrics", "health": "down", "lastError": "timeout"}
+            return httpx.Response(200, json={"status": "success", "data": {"activeTargets": [target]}})
+        value = [v for t, v in counts if t <= clock.now][-1]
+        vector = [{"metric": SERIES, "value": [clock.now, str(value)]}]
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": vector}})
+
+    return PrometheusClient("http://prometheus.test:9090", transport=httpx.MockTransport(handler))
+
+
+def test_a_count_late_past_the_quiet_is_missed_by_quiet_alone_and_waited_for_with_at_least(clock: Clock) -> None:
+    late = [(0.0, 100), (20.0, 110)]  # ten spans counted 20 s on: an export retried, a scrape missed
+    with prometheus(clock, late) as client:
+        assert client.settled_span_calls(("checkout",), quiet_s=12, within_s=90)[KEY] == 100
+        clock.now = 0.0
+        assert client.settled_span_calls(("checkout",), quiet_s=12, within_s=90, at_least={KEY: 110})[KEY] == 110
+        assert clock.now >= 20 + 12, "the quiet starts once the count is reached"
+
+
+def test_a_count_that_goes_past_at_least_is_returned_as_it_is(clock: Clock) -> None:
+    counted_twice = [(0.0, 100), (5.0, 110), (10.0, 120)]
+    with prometheus(clock, counted_twice) as client:
+        assert client.settled_span_calls(("checkout",), quiet_s=12, within_s=90, at_least={KEY: 110})[KEY] == 120
+
+
+def test_a_count_that_never_arrives_fails_with_the_shortfall_and_the_scrapes_health(clock: Clock) -> None:
+    with prometheus(clock, [(0.0, 100)]) as client, pytest.raises(PrometheusError) as failed:
+        client.settled_span_calls(("checkout",), quiet_s=12, within_s=90, at_least={KEY: 110})
+    assert "short of what is on its way by {('checkout', 'SERVER', 'UNSET'): 10}" in str(failed.value)
+    assert "http://otel-collector:8889/metrics': 'down (timeout)'" in str(failed.value)
+    assert 90 < clock.now < 92
