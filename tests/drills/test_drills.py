@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from explore.load import Result
-from harness.jaeger import JaegerClient, TraceNotFound, has_spans
+from harness.jaeger import JaegerClient, TraceNotFound, settled
 from harness.prometheus import PrometheusClient, SpanKey
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, compose, quiet_counts
 from tests.support.load import RATE, Load, wait_until
@@ -27,11 +27,12 @@ def p(results: list[Result], q: int) -> float:
 
 
 def spans_per_order(traces: JaegerClient) -> int:
-    """How many spans one good order makes, read from a fresh trace in Jaeger."""
+    """How many spans one good order makes, read from a fresh trace in Jaeger once it has held still for 3 s.
+
+    The confirmation runs after the reply, so its spans come a batch later.
+    """
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
-    trace_id = response.json()["trace_id"]
-    time.sleep(3)  # the confirmation runs after the reply; let every span land
-    return len(traces.wait_for(trace_id, has_spans(1)))
+    return len(traces.wait_for(response.json()["trace_id"], settled(3.0)))
 
 
 def spans_in_jaeger(traces: JaegerClient, trace_id: str) -> int:
@@ -41,8 +42,20 @@ def spans_in_jaeger(traces: JaegerClient, trace_id: str) -> int:
         return 0
 
 
-def missing_spans(traces: JaegerClient, results: list[Result], expected: int) -> int:
-    return sum(max(0, expected - spans_in_jaeger(traces, r.trace_id)) for r in results if r.trace_id)
+def missing_spans(traces: JaegerClient, results: list[Result], expected: int, within_s: float = 30.0) -> int:
+    """The spans these orders' traces still lack once every one is whole, or after ``within_s``.
+
+    A span late on its way (a retry, a queue draining) is waited for, not counted
+    as lost; only what is still missing at the end is.
+    """
+    deadline = time.monotonic() + within_s
+    pending = {r.trace_id for r in results if r.trace_id}
+    while True:
+        short = {t: expected - n for t in pending if (n := spans_in_jaeger(traces, t)) < expected}
+        if not short or time.monotonic() >= deadline:
+            return sum(short.values())
+        pending = set(short)
+        time.sleep(1.0)
 
 
 def ready(url: str) -> bool:
@@ -77,7 +90,6 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
     slowest = max(r.latency_s for r in during)
     assert slowest < EXPORT_BLOCKED_S, f"an order took {slowest:.2f} s while the Collector was down"
     # After the restart, new traces arrive whole.
-    time.sleep(3)
     assert missing_spans(traces, after, expected) == 0
     lost = missing_spans(traces, during, expected)
     record["collector_down_30s"] = {
@@ -101,8 +113,7 @@ def test_jaeger_restart_loses_no_span(traces: JaegerClient, record: dict[str, An
         took = time.monotonic() - took
     assert {r.outcome for r in load.results} == {201}
     wait_until(lambda: httpx.get(f"{traces.url}/", timeout=2).status_code == 200, 60, "Jaeger back")
-    time.sleep(5)  # the Collector's retry interval, then its queue drains
-    lost = missing_spans(traces, load.results, expected)
+    lost = missing_spans(traces, load.results, expected)  # waits out the Collector's retries and queue
     assert lost == 0
     record["jaeger_restart"] = {"orders": len(load.results), "restart_s": round(took, 1), "spans_lost": lost}
 
@@ -136,7 +147,6 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     counted = checkout_calls(prometheus, at_least=before + len(load.results)) - before
     ((_, samples),) = prometheus.stored(CHECKOUT_CALLS, window_s=120)
     gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
-    time.sleep(3)
     lost = missing_spans(traces, load.results, expected)
     assert lost == 0
     assert counted == len(load.results), f"{len(load.results)} orders, {counted} counted"
@@ -257,7 +267,6 @@ def test_sigterm_under_load_finishes_what_is_in_flight(traces: JaegerClient, rec
     # keep-alive connection just as the stopping server closed it (ReadError): never read,
     # so never started. Every order that was started was answered, with its whole trace.
     assert {r.outcome for r in refused} <= {"ConnectError", "ReadError", "RemoteProtocolError"}
-    time.sleep(3)
     assert missing_spans(traces, answered, expected) == 0
     record["checkout_sigterm"] = {
         "answered": len(answered),
