@@ -91,7 +91,9 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
     assert slowest < EXPORT_BLOCKED_S, f"an order took {slowest:.2f} s while the Collector was down"
     # After the restart, new traces arrive whole.
     assert missing_spans(traces, after, expected) == 0
-    lost = missing_spans(traces, during, expected)
+    # Each service exports its spans in order, so with the later orders whole, what
+    # survived of the outage's is in: what is missing now is lost, not late.
+    lost = missing_spans(traces, during, expected, within_s=0)
     record["collector_down_30s"] = {
         "orders": len(load.results),
         "p50_before_ms": round(p(before, 50) * 1000, 1),
