@@ -8,33 +8,47 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke bench-scale bench-scale-smoke browser screenshots w3c lint
+        bench bench-smoke bench-scale bench-scale-smoke browser screenshots w3c lint doctor
+
+# What `make test` runs, in this order: the checks that need no stack, then `up`...
+TEST_BEFORE_STACK := lint test-services check-containers up
+# ...then these against the running stack, and `down` at the end whatever happened.
+TEST_ON_STACK := e2e drills bench-smoke up-scale test-scale bench-scale-smoke
 
 help:
-	@echo "make up             build and start the stack, wait until checkout is ready"
-	@echo "make up-scale       the same stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
-	@echo "make down           stop the stack, either one (traces and stock stay in their volumes)"
-	@echo "make logs           follow the stack's logs"
-	@echo "make test           run every test: services, container checks, end to end"
-	@echo "make test-services  the services' tests only (no containers)"
-	@echo "make lint           ruff (rules, import order, format) on the whole tree; mypy --strict on the services"
-	@echo "make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
-	@echo "make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
-	@echo "make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
-	@echo "make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
-	@echo "make w3c W3C_SUITE=path/to/trace-context/test   the W3C Trace Context test suite against the kit's propagation"
-	@echo "make drills         fault drills under load against the running stack (results/drills.json)"
-	@echo "make images         Docker engine, Compose and every image (stand-ins if no registry)"
-	@echo "make install        create .venv with the pinned dependencies"
-	@echo "make run-inventory  run inventory on :8081 (by hand)"
-	@echo "make run-checkout   run checkout on :8080 (by hand)"
-	@echo "make lock           re-pin requirements*.lock from pyproject.toml"
-	@echo "make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
-	@echo "make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
-	@echo "make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
-	@echo "make bench          tracing's cost: services run natively against the stack's Collector, Jaeger and Prometheus (bench/results/latest.*)"
-	@echo "make bench-smoke    the same, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
-	@echo "make bench-scale    spans per second through 1 and GATEWAYS gateways, each tier's CPU per span (bench/results/scale.json; BENCH_SMOKE=1: brief)"
+	@echo "First steps"
+	@echo "  make install        create .venv with the pinned dependencies (the services', the tools' and the tests')"
+	@echo "  make up             build and start the stack (docker compose up --build --wait), wait until checkout is ready"
+	@echo "  make down           stop the stack, either one (traces and stock stay in their volumes)"
+	@echo "  make logs           follow the stack's logs"
+	@echo "Explore (against the running stack)"
+	@echo "  make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
+	@echo "  make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
+	@echo "  make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
+	@echo "  make doctor         where traces broke in the last SINCE (15m): each broken edge, its kind, cause and fix (JSON=1)"
+	@echo "  make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
+	@echo "Test"
+	@echo "  make test           every test, one after another: $(TEST_BEFORE_STACK) $(TEST_ON_STACK), then down"
+	@echo "  make lint           ruff (rules, import order, format) on the whole tree; mypy --strict on the services"
+	@echo "  make test-services  the services' tests only (no containers)"
+	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
+	@echo "  make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
+	@echo "  make drills         fault drills under load against the running stack (results/drills.json)"
+	@echo "  make bench-smoke    make bench, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
+	@echo "  make up-scale       the stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
+	@echo "  make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
+	@echo "  make bench-scale-smoke  make bench-scale, brief, to keep it working (asserts nothing on speed)"
+	@echo "  make browser        Debian's Chromium, for the UI tests (CHROMIUM=path: use another)"
+	@echo "  make w3c W3C_SUITE=path/to/trace-context/test   the W3C Trace Context test suite against the kit's propagation"
+	@echo "Measure"
+	@echo "  make bench          tracing's cost: services run natively against the stack's Collector, Jaeger and Prometheus (bench/results/latest.*)"
+	@echo "  make bench-scale    spans per second through 1 and GATEWAYS gateways, each tier's CPU per span (bench/results/scale.json)"
+	@echo "By hand"
+	@echo "  make run-inventory  run inventory on :8081"
+	@echo "  make run-checkout   run checkout on :8080"
+	@echo "  make images         what make up needs first: only where Docker, Compose or an image is missing, an engine,"
+	@echo "                      Compose, or stand-in images built locally (docker/README.md); elsewhere it only asks Docker"
+	@echo "  make lock           re-pin requirements*.lock from pyproject.toml"
 
 # The stamp makes `make install` a no-op until a lock file changes.
 install: $(VENV)/.installed
@@ -102,7 +116,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-liberation >/dev/null; }
 
-# The README's pictures of the Jaeger UI, from a real run (docs/img/*.png).
+# The Jaeger UI pictures of the README's quick start and docs/walkthrough.md, from a real run (docs/img/*.png).
 screenshots: install browser up
 	$(PY) -m scripts.screenshots docs/img
 
@@ -110,17 +124,20 @@ screenshots: install browser up
 drills: install
 	$(PY) -m pytest tests/drills
 
-check-containers: images
+# hadolint comes with the test tools (.venv); `docker compose config` needs Compose,
+# and on a machine without one images.sh provides it (and the docker CLI with the engine).
+check-containers: install
+	scripts/images.sh engine compose
 	scripts/check-containers.sh
 
-# Everything: lint, the services' tests, the static checks, then the stack is started,
-# tested end to end, drilled, benchmarked briefly (a smoke: nothing asserted on
-# speed); then the same with the gateway tier (up-scale), and stopped again (its
-# volumes are kept).
-test: lint test-services check-containers up
-	$(MAKE) e2e drills bench-smoke up-scale test-scale bench-scale-smoke; status=$$?; docker compose down --remove-orphans; exit $$status
+# Everything (TEST_BEFORE_STACK, TEST_ON_STACK above): lint, the services' tests, the
+# static checks, then the stack is started, tested end to end, drilled, benchmarked
+# briefly (a smoke: nothing asserted on speed); then the same with the gateway tier
+# (up-scale), and stopped again (its volumes are kept).
+test: $(TEST_BEFORE_STACK)
+	$(MAKE) $(TEST_ON_STACK); status=$$?; docker compose down --remove-orphans; exit $$status
 
-# --- exploring: explore/ and examples/pitfalls (README: "Walkthrough", docs/pitfalls.md)
+# --- exploring: explore/ and examples/pitfalls (docs/walkthrough.md, docs/pitfalls.md)
 
 trace: install
 	$(PY) -m explore.trace_view $(if $(LAST_ERROR),--last-error) $(ID) $(if $(LOGS),--logs $(LOGS))
@@ -131,7 +148,13 @@ load: install
 pitfalls: install
 	$(PY) -m examples.pitfalls $(PITFALL)
 
-# --- performance (bench/, README "Performance"): wrk against checkout and inventory run
+# Where context stopped flowing in what Jaeger holds (tracecheck/doctor, docs/doctor.md):
+# exit 0 nothing broken, 1 something is, 2 it cannot tell.
+SINCE ?= 15m
+doctor: install
+	$(PY) -m tracecheck.doctor --since $(SINCE) --prometheus $(or $(PROMETHEUS_URL),http://localhost:9090) $(if $(JSON),--json)
+
+# --- performance (bench/, docs/performance.md): wrk against checkout and inventory run
 # as native processes on 18080/18081, exporting to the stack's Collector.
 
 bench: install up

@@ -2,8 +2,8 @@
 
 Writes the results (JSON) and their plot (PNG) to bench/results/: latest.*
 for a full run, smoke.* for BENCH_SMOKE=1 (a few seconds per step, to keep
-the bench working in CI; it asserts nothing about speed). See README,
-"Performance", for every BENCH_* setting.
+the bench working in CI; it asserts nothing about speed). See
+docs/performance.md for every BENCH_* setting.
 """
 
 from __future__ import annotations

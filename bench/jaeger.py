@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.jaeger import JaegerClient
+from tracecheck.jaeger import JaegerClient
 
 
 @dataclass

@@ -29,8 +29,8 @@ from bench.jaeger import count_window
 from bench.load import CHECKOUT, INVENTORY, Endpoint, LoadResult, run_wrk
 from bench.services import ROOT, Pair, process_cpu_s, rss_mb, running_pair
 from bench.settings import Settings
-from harness.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
 from harness.processes import ServiceProcess
+from tracecheck.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
 
 #: The compose services whose CPU time is counted alongside the services' own.
 PIPELINE = ("otel-collector", "jaeger", "prometheus")

@@ -24,7 +24,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
 #: (service, span name, kind, parent index) of one synthetic order: the 13 spans
-#: of a real good order's trace (README "Performance"), 5 in checkout, 8 in inventory.
+#: of a real good order's trace (docs/performance.md), 5 in checkout, 8 in inventory.
 SHAPE: tuple[tuple[str, str, int, int | None], ...] = (
     ("checkout", "POST /checkout", Span.SPAN_KIND_SERVER, None),
     ("checkout", "GET", Span.SPAN_KIND_CLIENT, 0),

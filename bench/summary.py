@@ -1,4 +1,4 @@
-"""From the runs to the figures the targets (README "Performance") are about: medians over rounds, ratios within a round."""
+"""From the runs to the figures the targets (docs/performance.md) are about: medians over rounds, ratios within a round."""
 
 from __future__ import annotations
 

@@ -6,13 +6,15 @@ progress bar while it runs; at the end a table of status codes with latency
 percentiles, the Jaeger links of a few failed requests to open, and what
 Prometheus counted of the same orders (explore.load_metrics).
 
-Why httpx + aiolimiter + rich rather than locust: this is a fixed-rate
-open-loop generator for one endpoint on one machine, and a person should see
-the trace links of its failures. httpx is already the services' client,
-aiolimiter's leaky bucket paces requests at the rate asked (independently
-of how slow the answers are), and rich draws the progress and the table.
-locust would bring gevent, Flask and its own web UI, and its users run in a
-closed loop (each waits for its answer), so a slow SKU would lower the rate.
+Why httpx + rich rather than locust: this is a fixed-rate open-loop
+generator for one endpoint on one machine, and a person should see the trace
+links of its failures. httpx is already the services' client, and rich draws
+the progress and the table. The pacing is a fixed schedule (:func:`schedule`):
+order i is due i/rate seconds after the start, whatever the answers' latency,
+and one that falls due late (a busy machine) goes out at once, so the load
+sends exactly duration × rate orders at the rate asked. locust would bring
+gevent, Flask and its own web UI, and its users run in a closed loop (each
+waits for its answer), so a slow SKU would lower the rate.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
-from aiolimiter import AsyncLimiter
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -37,9 +38,13 @@ from rich.text import Text
 
 from explore import load_metrics
 from explore.terminal import wide_console
-from harness.prometheus import PrometheusClient, PrometheusError, prometheus_url
+from tracecheck.prometheus import PrometheusClient, PrometheusError, prometheus_url
 
 DEFAULT_MIX = "item-123=80,sold-out=10,fault-crash=5,fault-slow=5"
+
+#: What the schedule runs on: a clock in seconds and a sleep (the tests pass a fake pair).
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -97,13 +102,18 @@ def _trace_id(response: httpx.Response) -> str | None:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
-async def _order(client: httpx.AsyncClient, sku: str, load_started: float) -> Result:
-    started = time.monotonic()
+def schedule(duration_s: float, rate: float) -> list[float]:
+    """When each order is due, in seconds after the start: one every 1/rate s from 0, duration × rate of them."""
+    return [i / rate for i in range(max(1, round(duration_s * rate)))]
+
+
+async def _order(client: httpx.AsyncClient, sku: str, load_started: float, clock: Clock) -> Result:
+    started = clock()
     try:
         response = await client.post("/checkout", json={"sku": sku, "quantity": 1})
     except httpx.TransportError as exc:
-        return Result(sku, type(exc).__name__, time.monotonic() - started, None, started - load_started)
-    latency = time.monotonic() - started
+        return Result(sku, type(exc).__name__, clock() - started, None, started - load_started)
+    latency = clock() - started
     trace_url = _trace_url(response) if response.status_code >= 400 else None
     return Result(sku, response.status_code, latency, trace_url, started - load_started, _trace_id(response))
 
@@ -117,12 +127,14 @@ async def run(
     timeout_s: float,
     seed: int | None,
     console: Console,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
 ) -> list[Result]:
-    """Send ``rate`` orders a second for ``duration_s``, at most ``concurrency`` in flight, and wait for all."""
+    """Send the orders of :func:`schedule`, at most ``concurrency`` in flight, and wait for all their answers."""
     rng = random.Random(seed)
     skus, weights = list(mix), list(mix.values())
-    total = max(1, round(duration_s * rate))
-    limiter = AsyncLimiter(1, 1 / rate)  # one request every 1/rate s: no burst at the start
+    due = schedule(duration_s, rate)
     in_flight = asyncio.Semaphore(concurrency)
     results: list[Result] = []
     failed = 0
@@ -139,13 +151,13 @@ async def run(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
         with progress:
-            task = progress.add_task("load", total=total, failed=0)
-            started = time.monotonic()
+            task = progress.add_task("load", total=len(due), failed=0)
+            started = clock()
 
             async def one(sku: str) -> None:
                 nonlocal failed
                 try:
-                    result = await _order(client, sku, started)
+                    result = await _order(client, sku, started, clock)
                 finally:
                     in_flight.release()
                 results.append(result)
@@ -153,13 +165,10 @@ async def run(
                 progress.update(task, advance=1, failed=failed)
 
             async with asyncio.TaskGroup() as group:
-                for _ in range(total):
-                    if time.monotonic() >= started + duration_s:
-                        break
-                    await limiter.acquire()
+                for due_s in due:
+                    await sleep(max(0.0, started + due_s - clock()))
                     await in_flight.acquire()
                     group.create_task(one(rng.choices(skus, weights)[0]))
-            progress.update(task, total=len(results))
     return results
 
 
@@ -262,9 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if counts is None:
             console.print(f"Prometheus: {why_not}", style="yellow", markup=False, highlight=False)
         else:
-            console.print("waiting for Prometheus to count the orders' spans (up to 20 s)...", style="dim")
+            console.print("waiting for Prometheus to count the orders' spans (up to 60 s)...", style="dim")
             try:
-                grown, complete = counts.grown(orders=len(results), wait_s=20.0)
+                grown, complete = counts.grown(orders=len(results), wait_s=60.0)
             except PrometheusError as exc:
                 console.print(f"Prometheus: {exc}", style="yellow", markup=False, highlight=False)
             else:

@@ -1,9 +1,11 @@
 """What Prometheus saw of a load, beside what the load generator counted.
 
 The Collector's spanmetrics connector counts every span; the counters are
-read before the load and again once checkout's SERVER spans have all been
-counted (the connector flushes every 5 s and Prometheus scrapes every 5 s,
-so that takes up to about 10 s). The difference is the load's, as long as
+read before the load and again once they have all come in: checkout's
+SERVER spans up to the orders sent, then every count still for one of the
+connector's flushes and one of Prometheus's scrapes (its spans and
+inventory's reach the Collector within an export of each other, so the
+last of them is counted by then). The difference is the load's, as long as
 nothing else used the stack meanwhile: checkout's SERVER calls are the
 orders sent, its errors the orders answered 5xx, so a person sees the two
 agree; inventory's are the calls checkout made for them. Requests that ended
@@ -21,10 +23,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from harness.prometheus import PrometheusClient, PrometheusError, SpanKey
 from shoptrace.services import CHECKOUT, SERVICES
+from tracecheck.prometheus import PrometheusClient, PrometheusError, SpanKey
 
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
+#: The connector's flush interval (collector/config.yaml) plus Prometheus's scrape interval
+#: (prometheus/prometheus.yml): what the Collector has counted is in Prometheus within both.
+FLUSH_AND_SCRAPE_S = 5.0 + 5.0
 
 
 class Counts:
@@ -35,13 +40,19 @@ class Counts:
         self.before = Counter(client.span_calls(SERVICE_NAMES))
 
     def grown(self, orders: int, wait_s: float) -> tuple[Counter[SpanKey], bool]:
-        """The growth once checkout's SERVER spans reach ``orders`` (and whether they did within ``wait_s``)."""
+        """The growth once checkout's SERVER spans reach ``orders`` and every count has held still for
+        FLUSH_AND_SCRAPE_S (and whether that happened within ``wait_s``)."""
         deadline = time.monotonic() + wait_s
+        last: Counter[SpanKey] | None = None
+        still_since = time.monotonic()
         while True:
             grown = Counter(self.client.span_calls(SERVICE_NAMES)) - self.before
             served = sum(n for (service, kind, _), n in grown.items() if service == CHECKOUT.name and kind == "SERVER")
-            if served >= orders or time.monotonic() >= deadline:
-                return grown, served >= orders
+            if grown != last:
+                last, still_since = grown, time.monotonic()
+            settled = served >= orders and time.monotonic() - still_since >= FLUSH_AND_SCRAPE_S
+            if settled or time.monotonic() >= deadline:
+                return grown, settled
             time.sleep(1.0)
 
 

@@ -23,16 +23,17 @@ from rich.console import Console
 
 from explore import logs, waterfall
 from explore.terminal import wide_console
-from harness.jaeger import (
+from tracecheck.jaeger import (
     JaegerClient,
     JaegerError,
     MalformedTraceId,
     TraceIncomplete,
+    TraceNotFound,
     jaeger_url,
     normalize_trace_id,
     settled,
 )
-from harness.spans import Span
+from tracecheck.spans import Span
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,7 +70,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-#: A trace is shown once its span count has held this long (see harness.jaeger.settled).
+#: A trace is shown once its span count has held this long (see tracecheck.jaeger.settled).
+#: How to make a failing trace on this project's stack, for a person who asked for the latest and has none.
+FAILING_ORDER = """curl -s localhost:8080/checkout -H 'content-type: application/json' -d '{"sku": "fault-crash"}'"""
 SETTLE_S = 0.4
 
 
@@ -108,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MalformedTraceId as exc:
         err.print(f"error: {exc}", style="red", markup=False, highlight=False)
         return 2
+    except TraceNotFound as exc:
+        hint = f": make one with {FAILING_ORDER}" if args.trace_id is None else ""
+        err.print(f"error: {exc}{hint}", style="red", markup=False, highlight=False)
+        return 1
     except JaegerError as exc:
         err.print(f"error: {exc}", style="red", markup=False, highlight=False)
         return 1

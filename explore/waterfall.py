@@ -18,7 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from explore.logs import LogLine
-from harness.spans import Span
+from tracecheck.spans import Span
 
 _STATUS_STYLE = {"ERROR": "bold red", "OK": "green", "UNSET": "dim"}
 _SERVICE_STYLES = ("cyan", "magenta", "yellow", "blue", "green")

@@ -1,4 +1,10 @@
-"""inventory's HTTP API: stock lookups and atomic reservations."""
+"""inventory's HTTP API: stock lookups and atomic reservations.
+
+Its spans: the SERVER span of each request comes from the FastAPI instrumentation
+that ``new_app`` installs (shoptrace.server, shoptrace.telemetry); one CLIENT span per
+SQL statement from the sqlite3 instrumentation of each database connection
+(inventory.store). Map: docs/code-tour.md.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: InventorySettings, telemetry: Telemetry) -> FastAPI:
     store = InventoryStore(settings.db_path, telemetry.provider)
-    faults = Faults(settings.slow_s, settings.fault_rate)
+    faults = Faults(settings.slow_s, settings.fault_rate, settings.fault_seed)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,7 +5,10 @@
 * ``fault-slow``: answers only after ``INVENTORY_SLOW_S``, cancelled early if
   the caller gives up (see shoptrace.cancellation);
 * ``INVENTORY_FAULT_RATE``: that share of all requests crash at random, for
-  load demos.
+  load demos. One draw per request that takes a SKU (``fault-crash``
+  aside), in the order they arrive, from a generator seeded with
+  ``INVENTORY_FAULT_SEED`` when it is set: requests sent one after another
+  then crash the same way every run.
 
 Every inventory endpoint that takes a SKU calls :meth:`Faults.apply` first.
 """
@@ -29,10 +32,10 @@ class SimulatedCrash(RuntimeError):
 
 
 class Faults:
-    def __init__(self, slow_s: float, fault_rate: float, rng: random.Random | None = None) -> None:
+    def __init__(self, slow_s: float, fault_rate: float, seed: int | None = None) -> None:
         self.slow_s = slow_s
         self.fault_rate = fault_rate
-        self._rng = rng or random.Random()
+        self._rng = random.Random(seed)  # seed None: from the OS's randomness, different every run
 
     async def apply(self, sku: str) -> None:
         if sku == CRASH_SKU:

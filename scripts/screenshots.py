@@ -1,7 +1,7 @@
-"""The README's pictures of the Jaeger UI, taken from a real run: ``make screenshots``.
+"""The walkthrough's pictures of the Jaeger UI (README and docs/walkthrough.md), taken from a real run: ``make screenshots``.
 
 Places the walkthrough's failing order (``fault-crash``) with the running
-stack, waits until Jaeger has its whole trace, and pictures what the README
+stack, waits until Jaeger has its whole trace, and pictures what the walkthrough
 tells a person to look at, with the same page model the UI tests use
 (tests/support/jaeger_ui.py): the trace view, inventory's span with its
 exception, checkout's span with its log line, the search by ``error=true``, and
@@ -21,8 +21,8 @@ import httpx
 from rich.console import Console
 
 from explore.load import parse_mix, run
-from harness.jaeger import JaegerClient
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
+from tracecheck.jaeger import JaegerClient
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
 JAEGER_URL = "http://localhost:16686"

@@ -48,7 +48,7 @@ def tune_gc() -> None:
     and each full collection walks the whole heap, tens of milliseconds with
     the event loop stopped. ``gc.freeze()`` moves what start-up made out of the
     collector's sight for good, and a larger first threshold collects the
-    young generation less often (README "Performance" has what it changed).
+    young generation less often (docs/performance.md has what it changed).
     Cycles are still collected, just in larger batches; the bench's soak
     checks that memory does not grow.
     """

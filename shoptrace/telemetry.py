@@ -48,12 +48,12 @@ UNTRACED_PATHS = "/healthz,/readyz"
 DEFAULT_SCHEDULE_DELAY_MS = 200
 
 #: The SDK keeps at most 2048 finished spans waiting for export and drops the
-#: rest. A traced checkout makes 13 spans over both services (5 in checkout,
-#: 8 in inventory), so at full speed on two cores (about 280 orders a second,
-#: 3,600 spans) 2048 is about a second of spans: one slow export (a Collector busy
-#: or restarting, the exporter retrying) and spans are lost, with a warning
-#: that says little about how many. 8192 holds several seconds, for up to
-#: about 20 MB, used only while the Collector lags. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
+#: rest, with a warning that says little about how many. Every order makes a
+#: dozen spans over both services, so under load the SDK's queue holds only a
+#: moment of them: one slow export (a Collector busy or restarting, the exporter
+#: retrying) and spans are lost. Four times as many ride out such a pause; the
+#: memory they take (a few kilobytes a span) is used only while the Collector
+#: lags. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
 DEFAULT_MAX_QUEUE_SIZE = 8192
 
 #: Upper bound for flushing and shutting down at exit. uvicorn gives the
@@ -63,15 +63,38 @@ DEFAULT_MAX_QUEUE_SIZE = 8192
 SHUTDOWN_TIMEOUT_S = 4.0
 
 
-def _opt_in_to_stable_semconv() -> None:
-    """Make the instrumentations emit only the stable HTTP and DB conventions.
+#: The signals whose stable conventions the kit's spans carry (OTEL_SEMCONV_STABILITY_OPT_IN's names).
+STABLE_SEMCONV_SIGNALS = ("http", "database")
+
+
+def semconv_opt_in(user_value: str | None) -> str:
+    """OTEL_SEMCONV_STABILITY_OPT_IN as the kit runs with it: the user's list, plus the stable conventions.
 
     The contrib instrumentations still default to the old attribute names
     (``http.status_code``, ``db.statement``...); the stable ones are what
-    Jaeger, the Collector and the semantic conventions document. The opt-in
-    is read once per process, before the first instrumentation runs.
+    Jaeger, the Collector and the semantic conventions document. The variable
+    is a comma-separated list read per signal: ``http`` emits the stable HTTP
+    attributes only, ``http/dup`` the stable and the old ones side by side (and
+    wins when both are listed), neither leaves the old ones; ``database`` and
+    ``database/dup`` likewise. So a user's list is kept as written, and for each
+    of the kit's signals that it names in neither form, the stable-only form is
+    added: a user who chose ``/dup`` (to keep old dashboards working while
+    moving) keeps it, and both choices give the stable names the kit relies on.
     """
-    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http,database"
+    entries = [entry.strip() for entry in (user_value or "").split(",") if entry.strip()]
+    for signal in STABLE_SEMCONV_SIGNALS:
+        if signal not in entries and f"{signal}/dup" not in entries:
+            entries.append(signal)
+    return ",".join(entries)
+
+
+def _opt_in_to_stable_semconv() -> None:
+    """Set OTEL_SEMCONV_STABILITY_OPT_IN by :func:`semconv_opt_in`, honouring what the user set.
+
+    The instrumentations read it once per process, when the first one runs,
+    so this must run before any of them.
+    """
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = semconv_opt_in(os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN"))
 
 
 def _resource(default_service_name: str) -> Resource:
@@ -86,21 +109,49 @@ def _resource(default_service_name: str) -> Resource:
     return resource
 
 
-def _exporter() -> SpanExporter | None:
-    """The exporter OTEL_TRACES_EXPORTER names: ``otlp`` (the default), ``console`` or ``none``.
+#: OTEL_TRACES_EXPORTER's names the kit can build an exporter for.
+KNOWN_EXPORTERS = ("otlp", "console")
 
-    For ``otlp``, OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL chooses http/protobuf (the
-    default) or grpc; endpoint, headers, timeout and compression come from
-    OTEL_EXPORTER_OTLP_*. ``none`` still makes spans (trace ids, ``traceresponse``,
-    propagation) but sends them nowhere.
+
+def exporter_names(value: str | None) -> list[str]:
+    """The exporters OTEL_TRACES_EXPORTER names, each once, in the order given.
+
+    The spec allows a comma-separated list, one exporter per entry
+    (``otlp,console``); unset or empty means ``otlp``. ``none`` on its own means
+    no exporter: spans are still made (trace ids, ``traceresponse``, propagation)
+    but sent nowhere. An unknown name, or ``none`` beside another, stops the
+    service at start-up with a ValueError naming it, rather than losing spans unnoticed.
     """
-    name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
-    if name == "none":
-        return None
-    if name == "console":
-        return ConsoleSpanExporter()
-    if name != "otlp":
-        raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported: use otlp, console or none")
+    names = list(dict.fromkeys(name.strip().lower() for name in (value or "").split(",") if name.strip()))
+    if not names:
+        return ["otlp"]
+    if names == ["none"]:
+        return []
+    if "none" in names:
+        raise ValueError(f"OTEL_TRACES_EXPORTER={value!r}: none means no exporter, so it cannot be listed with others")
+    refused = [name for name in names if name not in KNOWN_EXPORTERS]
+    if refused:
+        raise ValueError(
+            f"OTEL_TRACES_EXPORTER={value!r} names an exporter this kit does not have ({', '.join(refused)}): "
+            "use otlp, console, both (otlp,console), or none on its own"
+        )
+    return names
+
+
+def _exporters() -> list[SpanExporter]:
+    """One exporter for each name in OTEL_TRACES_EXPORTER (see :func:`exporter_names`)."""
+    return [
+        _otlp_exporter() if name == "otlp" else ConsoleSpanExporter()
+        for name in exporter_names(os.environ.get("OTEL_TRACES_EXPORTER"))
+    ]
+
+
+def _otlp_exporter() -> SpanExporter:
+    """OTLP over the protocol OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL chooses: http/protobuf (the default) or grpc.
+
+    Endpoint, headers, timeout and compression come from OTEL_EXPORTER_OTLP_*,
+    read by the exporter itself.
+    """
     protocol = os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
@@ -262,8 +313,7 @@ def setup(default_service_name: str) -> Telemetry:
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
     max_queue_size = None if "OTEL_BSP_MAX_QUEUE_SIZE" in os.environ else DEFAULT_MAX_QUEUE_SIZE
-    exporter = _exporter()
-    if exporter is not None:
+    for exporter in _exporters():
         provider.add_span_processor(
             BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
         )

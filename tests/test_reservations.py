@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import httpx
@@ -18,11 +17,12 @@ def available(inventory: ServiceProcess, sku: str) -> int:
 
 def test_concurrent_checkouts_never_oversell(spawn: Spawn) -> None:
     inventory = spawn("inventory")
-    checkout = spawn("checkout", inventory_url=inventory.url, INVENTORY_TIMEOUT_S="30")
+    # No deadline is in play: 200 orders at once queue up, and a late answer must not become a 504.
+    checkout = spawn("checkout", inventory_url=inventory.url, INVENTORY_TIMEOUT_S="120")
 
     async def storm() -> list[int]:
         limits = httpx.Limits(max_connections=200)
-        async with httpx.AsyncClient(base_url=checkout.url, timeout=60, limits=limits) as client:
+        async with httpx.AsyncClient(base_url=checkout.url, timeout=180, limits=limits) as client:
             responses = await asyncio.gather(*(client.post("/checkout", json={"sku": "limited-edition"}) for _ in range(200)))
         return [r.status_code for r in responses]
 
@@ -79,8 +79,8 @@ def test_checkouts_that_time_out_leave_no_stock_taken(spawn: Spawn) -> None:
             outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
             sold += response.status_code == 201
         checkout.terminate()  # waits for the releases it still had running
-    assert outcomes.get(504), outcomes
-    deadline = time.monotonic() + 5
-    while available(inventory, "limited-edition") != start - sold and time.monotonic() < deadline:
-        time.sleep(0.1)
+    assert outcomes.get(504), outcomes  # two HTTP calls between Python services never fit in 2 ms
+    # Nothing to wait for: each checkout's SIGTERM waited for its releases to be answered, and
+    # inventory serializes reservations and releases, so a reservation still on its way when its
+    # release came is refused whenever it arrives. The stock is final now.
     assert available(inventory, "limited-edition") == start - sold, outcomes

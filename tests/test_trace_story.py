@@ -154,7 +154,8 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
 
     assert response.status_code == 504
     assert response.json()["error"] == "inventory_timeout"
-    assert elapsed < timings.inventory_timeout_s + 0.5
+    # Answered at the deadline: not before it, and before inventory's slow answer would have come.
+    assert timings.inventory_timeout_s <= elapsed < timings.inventory_slow_s, elapsed
     trace_id = trace_of(response)
 
     spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
@@ -162,12 +163,11 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
     assert client.status == "ERROR" and client.attributes["error.type"] == "ReadTimeout"
     assert client.event("exception") is not None
 
-    # inventory's span is in the same trace, and inventory stopped when checkout gave up,
-    # well before its simulated delay was over: the twin of Go's ctx.Done().
+    # inventory's span is in the same trace, and inventory stopped when checkout gave up
+    # (hung up), before its simulated delay was over: the twin of Go's ctx.Done().
     slow = one(spans, service="inventory", kind="SERVER")
     assert slow.parent_id == client.span_id
     assert slow.event("client disconnected: request cancelled") is not None
-    assert (slow.end_ns - client.end_ns) / 1e9 < 1.0
     assert (slow.end_ns - slow.start_ns) / 1e9 < timings.inventory_slow_s
     assert [line for line in inventory.logs_of(trace_id) if "cancelling" in line["message"]]
 
@@ -197,26 +197,35 @@ def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceUnderTest, trac
     assert one(spans, service="checkout", kind="CLIENT").attributes["http.response.status_code"] == 404
 
 
-def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(spawn: Spawn, traces: SpanSource) -> None:
+def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(
+    spawn: Spawn, traces: SpanSource, timings: InventoryTimings
+) -> None:
     lonely = spawn("checkout", OTEL_SERVICE_NAME="checkout-alone")  # its INVENTORY_URL points at a closed port
-    assert_inventory_down_story(lonely, traces)
+    elapsed = assert_inventory_down_story(lonely, traces)
+    # Fast: answered before checkout's deadline, which a connection waited for would have run into.
+    assert elapsed < timings.inventory_timeout_s
 
 
-def assert_inventory_down_story(checkout: ServiceUnderTest, traces: SpanSource) -> None:
-    """What a checkout whose inventory is down answers and traces (also run against the stack)."""
+def assert_inventory_down_story(checkout: ServiceUnderTest, traces: SpanSource) -> float:
+    """What a checkout whose inventory is down answers and traces (also run against the stack).
+
+    Returns how long the answer took, to compare with the checkout's deadline.
+    A refused connection is a ConnectError at once; one that was waited for
+    would have ended at the deadline as a ConnectTimeout and a 504.
+    """
     started = time.monotonic()
     response = place(checkout, "item-123")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
     assert response.json()["error"] == "inventory_unavailable"
-    assert elapsed < 1.0
     spans = traces.wait_for(trace_of(response), lambda s: len(s) == 2)
     client = one(spans, kind="CLIENT")
     assert client.status == "ERROR" and client.attributes["error.type"] == "ConnectError"
     assert client.event("exception") is not None
     assert one(spans, kind="SERVER").attributes["http.response.status_code"] == 503
     assert httpx.get(f"{checkout.url}/readyz").status_code == 503
+    return elapsed
 
 
 def test_an_incoming_traceparent_is_continued(checkout: ServiceUnderTest, traces: SpanSource) -> None:

@@ -1,4 +1,4 @@
-"""Spans recorded in memory, one tracer provider per service, read back as :class:`harness.spans.Span`.
+"""Spans recorded in memory, one tracer provider per service, read back as :class:`tracecheck.spans.Span`.
 
 Each run of an example gets its own providers and in-memory exporter, never
 the global provider, so the examples and their tests stay independent; the
@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 
-from harness.spans import Span, by_trace, from_sdk
+from tracecheck.spans import Span, by_trace, from_sdk
 
 
 class Recorder:

@@ -21,7 +21,7 @@ from rich.text import Text
 from examples.pitfalls.recorder import Recorder
 from explore.terminal import wide_console
 from explore.waterfall import render_trace
-from harness.spans import Span
+from tracecheck.spans import Span
 
 
 @dataclass(frozen=True)

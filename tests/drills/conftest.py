@@ -1,9 +1,9 @@
 """Fault drills against the running compose stack (``make drills``).
 
 Each drill runs steady load with explore.load while it breaks one part of the
-stack, then checks what the stack promises (the README's
-"Reliability" table) and records what it measured in
-results/drills.json, from which the README's table is copied.
+stack, then checks what the stack promises (docs/reliability.md's drills
+table) and records what it measured in results/drills.json, from which
+that table is copied.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import checkout, inventory, prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
+from tests.e2e.conftest import checkout, inventory, prometheus, stack_is_up, timings, traces  # noqa: F401 (fixtures)
 from tests.support.processes import ROOT
 from tests.support.results import recorded
 

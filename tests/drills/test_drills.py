@@ -1,4 +1,4 @@
-"""Break one part of the stack under steady load; nothing the stack promises (README "Reliability") may give.
+"""Break one part of the stack under steady load; nothing the stack promises (docs/reliability.md) may give.
 
 Load comes from explore.load (the generator behind ``make load``), run in a
 thread while the drill stops, restarts or slows a container on a schedule.
@@ -6,6 +6,7 @@ thread while the drill stops, restarts or slows a container on a schedule.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections import Counter
@@ -15,10 +16,12 @@ from typing import Any
 import httpx
 
 from explore.load import Result
-from harness.jaeger import JaegerClient, TraceNotFound, settled
-from harness.prometheus import PrometheusClient, SpanKey
+from tests.conftest import InventoryTimings
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, compose, quiet_counts
+from tests.support.doctor import doctor
 from tests.support.load import RATE, Load, wait_until
+from tracecheck.jaeger import JaegerClient, TraceNotFound, settled
+from tracecheck.prometheus import PrometheusClient, SpanKey
 
 
 def p(results: list[Result], q: int) -> float:
@@ -72,20 +75,22 @@ def with_30_s_outage(service: str, duration_s: float) -> Load:
     return load
 
 
-#: No order waits this long unless it waited on span export (see the Collector drill).
-EXPORT_BLOCKED_S = 2.0
+#: The least an order would wait if it waited on a failing export: the OTLP exporter
+#: (opentelemetry-exporter-otlp-proto-http 1.45, exporter/otlp/common/http.py) retries a
+#: refused batch after backoffs of 1, 2 and 4 s, each cut by up to 20 % jitter, and gives
+#: up only when the next backoff would pass its 10 s timeout: 0.8 + 1.6 + 3.2 = 5.6 s.
+EXPORT_BLOCKED_S = 0.8 + 1.6 + 3.2
 
 
 def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, record: dict[str, Any]) -> None:
     expected = spans_per_order(traces)
+    since = time.time_ns()
     load = with_30_s_outage("otel-collector", duration_s=55)
     before, during, after = load.between(0, 10), load.between(10, 40), load.between(45, 55)
 
-    # Every order answered as usual, and none waited on the exporter. One that did would
-    # wait out the exporter's retries (1 s, 2 s, 4 s... up to OTEL_EXPORTER_OTLP_TIMEOUT,
-    # 10 s); on a busy two-core machine a good order takes well under a second, so 2 s is
-    # passed only by a blocked request. (A bound on p99 against the minute before failed
-    # once with other work on the machine: the percentiles are reported, not asserted.)
+    # Every order answered as usual, and none waited on the exporter: one that did would
+    # wait out the exporter's retries, EXPORT_BLOCKED_S at the least. How fast the others
+    # were is this machine's business: the percentiles are reported, not asserted.
     assert {r.outcome for r in load.results} == {201}
     slowest = max(r.latency_s for r in during)
     assert slowest < EXPORT_BLOCKED_S, f"an order took {slowest:.2f} s while the Collector was down"
@@ -94,6 +99,12 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
     # Each service exports its spans in order, so with the later orders whole, what
     # survived of the outage's is in: what is missing now is lost, not late.
     lost = missing_spans(traces, during, expected, within_s=0)
+    # The doctor reads the outage's window as what it is: spans the pipeline lost, never a
+    # break in the code (the context flowed; the spans that carried it were dropped).
+    status, report = doctor(since, time.time_ns(), "--wait", "0s")
+    kinds = {b["kind"] for b in report["breaks"]}
+    assert kinds <= {"lost_parent"}, json.dumps(report["breaks"], indent=1)[:3000]
+    assert status == (1 if kinds else 0)
     record["collector_down_30s"] = {
         "orders": len(load.results),
         "p50_before_ms": round(p(before, 50) * 1000, 1),
@@ -103,6 +114,7 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
         "max_during_ms": round(slowest * 1000, 1),
         "spans_made_while_down": expected * len(during),
         "spans_lost": lost,
+        "doctor": {b["kind"]: b["count"] for b in report["breaks"]},
     }
 
 
@@ -202,16 +214,21 @@ def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
         for p in m["metricPoints"]
         if "gaugeValue" in p
     }
-    # Windows wholly inside the load: never negative and never above the load's rate
-    # (a new series read as a raw counter, or both Collectors' counts added twice,
-    # would spike); those that hold the restart dip by what it cost (counts the old
-    # Collector made after its last scrape, and the new series' first count, which
-    # rate() has no earlier sample to take from); once the windows are past it, the
-    # rate is the load's again.
+    # How far a true rate reads off in one window: the counter moves in steps, as the
+    # connector flushes every 5 s (100 orders at 20/s), and Prometheus samples it every 5 s,
+    # so the first and last samples of a 30 s window, 25 s apart, hold 5 flushes, or 4 or 6
+    # when flush and scrape fall in step: RATE +-20 %; a flush or a scrape late under load
+    # moves one more: +-40 %. A doubled rate (a new series read as a raw counter, or both
+    # Collectors' counts added twice) is +100 %, so +50 % tells the two apart.
+    quantum = 0.5 * RATE
+    # Windows wholly inside the load: never negative, never doubled. Those that hold the
+    # restart dip by what it cost (counts the old Collector made after its last scrape, the
+    # new series' first count, which rate() has no earlier sample to take from, and any
+    # scrape that came late), down to 0; once the windows are past it, the load's rate.
     inside = {t: r for t, r in rates.items() if load_started + window_s + 2 <= t <= load_ended - 2}
     past = [r for t, r in inside.items() if t >= restarted + window_s + 10]
-    assert inside and all(0 < r <= 1.2 * RATE for r in inside.values()), rates
-    assert past and all(0.8 * RATE <= r <= 1.2 * RATE for r in past), (past, rates)
+    assert inside and all(0 <= r <= RATE + quantum for r in inside.values()), rates
+    assert past and all(RATE - quantum <= r <= RATE + quantum for r in past), (past, rates)
     record["collector_restart"] = {
         "orders": len(load.results),
         "orders_counted": round(counted),
@@ -222,7 +239,7 @@ def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
     }
 
 
-def test_inventory_down_is_fast_503s_then_recovery_by_itself(record: dict[str, Any]) -> None:
+def test_inventory_down_is_fast_503s_then_recovery_by_itself(timings: InventoryTimings, record: dict[str, Any]) -> None:
     with Load(duration_s=40) as load:
         load.at(10)
         stopping = time.monotonic() - load.started
@@ -237,7 +254,8 @@ def test_inventory_down_is_fast_503s_then_recovery_by_itself(record: dict[str, A
     shutting_down = load.between(stopping, stopped)
     gap = load.between(stopped, 25)
     assert gap and {r.outcome for r in gap} == {503}, Counter(r.outcome for r in gap)
-    assert max(r.latency_s for r in gap) < 1.0
+    # Fast: refused at once, never waiting out checkout's deadline (that would be a 504).
+    assert max(r.latency_s for r in gap) < timings.inventory_timeout_s
     assert all(r.trace_url for r in gap)
     assert {r.outcome for r in shutting_down} <= {201, 503, 504}
     assert {r.outcome for r in load.between(0, stopping)} == {201}
@@ -251,16 +269,21 @@ def test_inventory_down_is_fast_503s_then_recovery_by_itself(record: dict[str, A
     }
 
 
-def test_sigterm_under_load_finishes_what_is_in_flight(traces: JaegerClient, record: dict[str, Any]) -> None:
+def test_sigterm_under_load_finishes_what_is_in_flight(
+    traces: JaegerClient, timings: InventoryTimings, record: dict[str, Any]
+) -> None:
     expected = spans_per_order(traces)
-    # Slow orders (2 s, checkout's budget) make sure some are in flight at the SIGTERM.
+    # Slow orders (each held for checkout's budget) make sure some are in flight at the SIGTERM.
     with Load(duration_s=30, mix={"item-123": 4.0, "fault-slow": 1.0}) as load:
         load.at(10)
         stopped_at = time.monotonic() - load.started
         compose("stop", "checkout")  # SIGTERM; uvicorn stops accepting and finishes what it has
         compose("start", "checkout")
         wait_until(lambda: ready(CHECKOUT_URL), 60, "checkout back")
-    in_flight = [r for r in load.between(stopped_at - 1.5, stopped_at) if r.sku == "fault-slow"]
+    # A slow order sent within checkout's budget before the SIGTERM was still in flight (or had
+    # just been answered, 504 too). Seed 7's mix never goes 25 orders without a slow one, and
+    # the budget holds 40 orders at 20/s.
+    in_flight = [r for r in load.between(stopped_at - timings.inventory_timeout_s, stopped_at) if r.sku == "fault-slow"]
     assert in_flight, "no slow order was in flight at the SIGTERM"
     assert {r.outcome for r in in_flight} == {504}, [r.outcome for r in in_flight]
     answered = [r for r in load.results if r.outcome == 201]
@@ -277,7 +300,7 @@ def test_sigterm_under_load_finishes_what_is_in_flight(traces: JaegerClient, rec
     }
 
 
-def test_a_slow_inventory_piles_up_nothing(record: dict[str, Any]) -> None:
+def test_a_slow_inventory_piles_up_nothing(timings: InventoryTimings, record: dict[str, Any]) -> None:
     samples: list[dict[str, int]] = []
     with Load(duration_s=120, mix={"item-123": 1.0, "fault-slow": 1.0}, rate=10) as load:
         for offset in range(10, 121, 10):
@@ -291,7 +314,10 @@ def test_a_slow_inventory_piles_up_nothing(record: dict[str, Any]) -> None:
             )
     slow = [r for r in load.results if r.sku == "fault-slow"]
     assert {r.outcome for r in slow} == {504}
-    assert max(r.latency_s for r in slow) < 2.0 + 0.5  # checkout's budget, INVENTORY_TIMEOUT_S
+    # Each answered at checkout's deadline, never after inventory's slow reply: checkout waits
+    # for its budget (INVENTORY_TIMEOUT_S) and no longer (INVENTORY_SLOW_S would be a pile-up).
+    latencies = [r.latency_s for r in slow]
+    assert timings.inventory_timeout_s <= min(latencies) and max(latencies) < timings.inventory_slow_s, latencies
     # Steady state, not growth: the last minute holds no more than the first.
     first, last = samples[: len(samples) // 2], samples[len(samples) // 2 :]
     for key in ("checkout_tasks", "inventory_tasks", "connections"):

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from harness.jaeger import JaegerClient
-from harness.prometheus import PrometheusClient, SpanKey
 from shoptrace.services import SERVICES
 from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
+from tracecheck.jaeger import JaegerClient
+from tracecheck.prometheus import PrometheusClient, SpanKey
 
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"

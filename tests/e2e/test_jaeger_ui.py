@@ -1,4 +1,4 @@
-"""What the README tells a person to do in the Jaeger UI, done in a real browser against the stack.
+"""What the walkthrough (README quick start, docs/walkthrough.md) tells a person to do in the Jaeger UI, in a browser.
 
 Each test places an order with the stack's checkout, waits until Jaeger's API
 has the whole trace (so the page is not opened before the spans are stored),
@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 
-from harness.jaeger import JaegerClient
-from harness.spans import Span
 from tests.e2e.conftest import CHECKOUT_URL
 from tests.support.jaeger_ui import JaegerUI, SpanRow
 from tests.support.traces import traceresponse
+from tracecheck.jaeger import JaegerClient
+from tracecheck.spans import Span
 
 SQL_OPERATIONS = {"BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT"}
 

@@ -1,9 +1,10 @@
-"""The README's walkthrough, run as written against the stack, so it cannot rot.
+"""The walkthroughs (the README's quick start, then docs/walkthrough.md), run as written against the stack, so they cannot rot.
 
-Each ``$ command`` of the Walkthrough's console blocks runs in a shell at the
-repository root (``make up`` is the exception: ``make test`` runs it before
-this suite) and must exit 0, and its real output must show what the README
-says it shows (rules in tests/support/walkthrough.py).
+Each ``$ command`` of their console blocks runs in a shell at the repository
+root (``make up`` is the exception: ``make test`` runs it before this suite)
+and must exit 0, and its real output must show what the page says it shows
+(rules in tests/support/walkthrough.py). Each page is a story of its own: the
+trace ids a page's commands use are those its own earlier outputs showed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import subprocess
 
 from tests.support.cli import COLUMNS
 from tests.support.processes import ROOT
-from tests.support.walkthrough import RUN_BY_CI, IdMap, steps
+from tests.support.walkthrough import RUN_BY_CI, WALKTHROUGHS, IdMap, Step, Walkthrough
 
 
-def test_every_walkthrough_command_runs_and_shows_what_the_readme_says() -> None:
-    walkthrough = steps((ROOT / "README.md").read_text())
-    commands = [step.command for step in walkthrough]
-    # The walkthrough's story, in order: order, each failure, Jaeger's id, make trace, make load.
+def test_every_walkthrough_command_runs_and_shows_what_its_page_says() -> None:
+    stories = [(walkthrough, walkthrough.read(ROOT)) for walkthrough in WALKTHROUGHS]
+    commands = [step.command for _, story in stories for step in story]
+    # The walkthroughs' story, together: order, each failure, Jaeger's id, make trace, make load.
     for expected in (
         '"sku": "item-123"',
         "fault-crash",
@@ -31,11 +32,17 @@ def test_every_walkthrough_command_runs_and_shows_what_the_readme_says() -> None
         "make trace LAST_ERROR=1",
         "make load",
     ):
-        assert any(expected in c for c in commands), f"the walkthrough lost its {expected!r} step"
+        assert any(expected in c for c in commands), f"the walkthroughs lost their {expected!r} step"
 
+    for walkthrough, story in stories:
+        _run_story(walkthrough, story)
+
+
+def _run_story(walkthrough: Walkthrough, story: list[Step]) -> None:
+    """Run one page's steps in order; the ids its outputs show are the ones its later commands use."""
     ids = IdMap()
     env = {**os.environ, "COLUMNS": COLUMNS}
-    for step in walkthrough:
+    for step in story:
         if step.command in RUN_BY_CI:
             continue
         command = ids.apply(step.command)
@@ -49,8 +56,7 @@ def test_every_walkthrough_command_runs_and_shows_what_the_readme_says() -> None
             text=True,
             timeout=180,
         )
-        assert result.returncode == 0, f"$ {command}\nexit {result.returncode}\n{result.stdout}"
+        where = f"{walkthrough.page}: $ {command}"
+        assert result.returncode == 0, f"{where}\nexit {result.returncode}\n{result.stdout}"
         missing = ids.compare(step.documented, result.stdout)
-        assert not missing, (
-            f"$ {command}\ndocumented but not shown:\n" + "\n".join(missing) + f"\n--- real output:\n{result.stdout}"
-        )
+        assert not missing, f"{where}\ndocumented but not shown:\n" + "\n".join(missing) + f"\n--- real output:\n{result.stdout}"

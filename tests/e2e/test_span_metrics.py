@@ -14,10 +14,10 @@ from collections import Counter
 
 import httpx
 
-from harness.jaeger import JaegerClient, settled
-from harness.prometheus import PrometheusClient, SpanKey
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL, SERVICE_NAMES, quiet_counts
 from tests.support.cli import run_module
+from tracecheck.jaeger import JaegerClient, settled
+from tracecheck.prometheus import PrometheusClient, SpanKey
 
 #: Orders by SKU, and the status checkout answers each with.
 MIX = {"item-123": (5, 201), "fault-crash": (3, 502), "sold-out": (2, 409)}

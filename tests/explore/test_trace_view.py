@@ -20,6 +20,8 @@ from tests.support.traces import select
 from tests.test_trace_story import place, trace_of
 
 BAR = re.compile(r"ERROR {3}( *)([█▏▎▍▌▋▊▉▐▕]+)")
+#: The width of a span's bar in the waterfall (explore.waterfall.render_trace).
+BAR_WIDTH = 32
 LOG_ROW = re.compile(r"^(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(\S+)\s+(.*)$")
 
 
@@ -63,16 +65,19 @@ def assert_crash_story(out: str, trace_id: str, expected_logs: list[dict[str, An
     call = line_index(lines, r"^└── client GET\s+checkout\s+\+[\d.,]+ ms\s+[\d.,]+ ms\s+ERROR")
     crashed = line_index(lines, r"^    └── server GET /stock/\{sku\}\s+inventory\s+\+[\d.,]+ ms\s+[\d.,]+ ms\s+ERROR")
     assert root < call < crashed
-    # Each row has its bar, drawn to scale: the root's from the start over (nearly) all of the trace,
-    # the call's inside it, and inventory's starting while the call waits. Where inventory's bar ends
-    # is a race: it ends its span after sending the 500, while checkout reads it and ends the call.
+    # Each row has its bar, drawn to scale: the root's from the start, the call's inside it, and
+    # inventory's starting while the call waits. The trace ends with the root's span or inventory's
+    # (a race: inventory ends its span after sending the 500, while checkout reads it and answers),
+    # and whichever it is, its bar reaches the right edge.
     bars = [BAR.search(lines[i]) for i in (root, call, crashed)]
     assert all(bars), [lines[i] for i in (root, call, crashed)]
     offsets = [len(b.group(1)) for b in bars if b]
     lengths = [len(b.group(2)) for b in bars if b]
-    assert offsets[0] == 0 and lengths[0] >= 28
-    assert offsets[1] + lengths[1] <= offsets[0] + lengths[0]
-    assert offsets[1] <= offsets[2] <= offsets[1] + lengths[1] and lengths[2] > 0
+    ends = [offset + length for offset, length in zip(offsets, lengths, strict=True)]
+    assert offsets[0] == 0
+    assert ends[1] <= ends[0]
+    assert offsets[1] <= offsets[2] <= ends[1] and lengths[2] > 0
+    assert max(ends[0], ends[2]) == BAR_WIDTH
     # The error where it happened: the exception type and message on inventory's span.
     assert lines[crashed + 1].strip() == "✗ SimulatedCrash: inventory crashed while handling fault-crash (simulated)"
     assert lines[call + 1].strip() == "✗ HTTP 500"

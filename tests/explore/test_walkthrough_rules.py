@@ -1,13 +1,21 @@
-"""The rules that keep the README's walkthrough true (tests/support/walkthrough.py), on small cases."""
+"""The rules that keep the walkthroughs true (tests/support/walkthrough.py), on small cases and on the real pages.
+
+The walkthroughs are the README's quick start and docs/walkthrough.md; the
+e2e suite runs them against the stack, and this checks, without a stack, that
+they parse as the rules say and that each page's ``make trace ID=`` uses an
+id its own earlier output showed.
+"""
 
 from __future__ import annotations
 
 import re
 
-from tests.support.processes import ROOT
-from tests.support.walkthrough import RUN_BY_CI, IdMap, shape, steps
+import pytest
 
-README = """
+from tests.support.processes import ROOT
+from tests.support.walkthrough import RUN_BY_CI, WALKTHROUGHS, IdMap, Walkthrough, shape, steps
+
+PAGE = """
 ## Walkthrough
 
 ```console
@@ -27,7 +35,7 @@ $ not part of it
 
 
 def test_console_blocks_of_the_section_become_commands_with_their_output() -> None:
-    found = steps(README)
+    found = steps(PAGE, "Walkthrough")
     assert [s.command for s in found] == [
         """curl -si localhost:8080/checkout -d '{"sku": "fault-crash"}'""",
         "make trace ID=0af7651916cd43dd8448eb211c80319c",
@@ -35,9 +43,15 @@ def test_console_blocks_of_the_section_become_commands_with_their_output() -> No
     assert found[0].documented[0] == "HTTP/1.1 502 Bad Gateway" and len(found[1].documented) == 1
 
 
+def test_without_a_section_every_console_block_of_the_page_counts() -> None:
+    assert [s.command for s in steps(PAGE)][-1] == "not part of it"
+    with pytest.raises(ValueError, match="no section '## Quick start'"):
+        steps(PAGE, "Quick start")
+
+
 def test_ids_shown_in_output_are_replaced_by_the_real_ones_in_later_commands() -> None:
     ids = IdMap()
-    curl, trace = steps(README)
+    curl, trace = steps(PAGE, "Walkthrough")
     real = (
         "HTTP/1.1 502 Bad Gateway\ncontent-type: application/json\n\n"
         '{"error":"inventory_failed","trace_id":"1234567890abcdef1234567890abcdef"}'
@@ -51,7 +65,7 @@ def test_ids_shown_in_output_are_replaced_by_the_real_ones_in_later_commands() -
 
 
 def test_status_lines_must_match_exactly_and_the_rest_by_shape() -> None:
-    curl, trace = steps(README)
+    curl, trace = steps(PAGE, "Walkthrough")
     assert IdMap().compare(
         curl.documented, 'HTTP/1.1 500 Internal Server Error\n{"error":"inventory_failed","trace_id":"' + "a" * 32 + '"}'
     ) == ["HTTP/1.1 502 Bad Gateway"]
@@ -81,12 +95,20 @@ def test_status_lines_must_match_exactly_and_the_rest_by_shape() -> None:
     )
 
 
-def test_the_readme_walkthrough_parses_and_make_trace_uses_ids_shown_before_it() -> None:
-    walkthrough = steps((ROOT / "README.md").read_text())
-    assert len(walkthrough) >= 10
+@pytest.mark.parametrize("walkthrough", WALKTHROUGHS, ids=lambda w: w.page)
+def test_each_walkthrough_parses_and_make_trace_uses_ids_its_own_page_showed_before(walkthrough: Walkthrough) -> None:
+    story = walkthrough.read(ROOT)
+    assert story, f"{walkthrough.page} has no console commands"
     shown: set[str] = set()
-    for step in walkthrough:
+    for step in story:
         for trace_id in re.findall(r"ID=([0-9a-f]{32})", step.command):
-            assert trace_id in shown, f"{step.command!r} uses an id no earlier output showed"
+            assert trace_id in shown, f"{walkthrough.page}: {step.command!r} uses an id no earlier output of the page showed"
         shown.update(re.findall(r"\b[0-9a-f]{32}\b", "\n".join(step.documented)))
-    assert {s.command for s in walkthrough} & RUN_BY_CI == RUN_BY_CI
+
+
+def test_the_quick_start_ends_at_a_crash_in_make_trace_and_the_full_walkthrough_tells_the_rest() -> None:
+    quick_start, full = (walkthrough.read(ROOT) for walkthrough in WALKTHROUGHS)
+    assert any("fault-crash" in step.command for step in quick_start)
+    assert quick_start[-1].command.startswith("make trace ID="), "the README's quick start must end at the trace in the terminal"
+    assert len(full) >= 10
+    assert {s.command for s in quick_start + full} & RUN_BY_CI == RUN_BY_CI

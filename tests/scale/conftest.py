@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from harness.spans import Span
 from tests.e2e.conftest import prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
+from tests.support.load import wait_until
 from tests.support.processes import ROOT
 from tests.support.results import recorded
+from tracecheck.prometheus import PrometheusClient
+from tracecheck.spans import Span
 
 PROJECT = "shoptrace"  # docker-compose.yml's name:
 GATEWAY_SERVICE = "gateway"
@@ -26,6 +29,15 @@ GATEWAY_SERVICE = "gateway"
 STATUS = {"item-123": 201, "fault-crash": 502, "fault-slow": 504, "sold-out": 409}
 #: collector/gateway.yaml's decision_wait, plus the exports before and after the gateway.
 DECIDED_WITHIN_S = 10.0 + 5.0
+#: Traces a gateway holds awaiting their decision, and spans waiting to be sent to Jaeger.
+HELD = 'sum(otelcol_processor_tail_sampling_sampling_traces_on_memory{job="gateways"})'
+QUEUED = 'sum(otelcol_exporter_queue_size{job="gateways"})'
+#: When each gateway's held count was last scraped.
+HELD_SCRAPED = 'min(timestamp(otelcol_processor_tail_sampling_sampling_traces_on_memory{job="gateways"}))'
+#: Traces the gateways decided, by whether they were kept ("true") or not.
+DECIDED = 'sum by (sampled) ({__name__=~"otelcol_processor_tail_sampling_global_count_traces_sampled(_total)?", job="gateways"})'
+#: Jaeger's own batch (jaeger/config.yaml, 200 ms) between a gateway's send and the trace being readable, with room.
+JAEGER_WRITES_WITHIN_S = 5.0
 
 
 def docker(*args: str, timeout_s: float = 60) -> str:
@@ -59,8 +71,11 @@ def policy() -> Policy:
 
 @pytest.fixture(scope="session")
 def record() -> Iterator[dict[str, Any]]:
-    """Figures by test; written to results/scale.json (docs/scaling.md quotes them)."""
-    yield from recorded(ROOT / "results" / "scale.json")
+    """Figures by test; written to results/gateway-tier.json (docs/scaling.md quotes them).
+
+    The gateway bench's throughput is in bench/results/scale.json.
+    """
+    yield from recorded(ROOT / "results" / "gateway-tier.json")
 
 
 def holes(spans: list[Span]) -> list[str]:
@@ -73,3 +88,29 @@ def holes(spans: list[Span]) -> list[str]:
     if {s.service for s in spans} != {"checkout", "inventory"}:
         problems.append(f"services {sorted({s.service for s in spans})}")
     return problems
+
+
+def value(client: PrometheusClient, promql: str) -> float | None:
+    samples = client.query(promql)
+    return samples[0].value if samples else None
+
+
+def wait_decided_and_sent(client: PrometheusClient, within_s: float = DECIDED_WITHIN_S + 30) -> float:
+    """Until every gateway, scraped after this call, holds no trace awaiting its decision and no span to send.
+
+    A condition, not a sleep: each trace is decided decision_wait after its first
+    span and then written at once, so this returns as soon as the last one is.
+    Seconds it took.
+    """
+    since = time.time()
+
+    def drained() -> bool:
+        scraped = value(client, HELD_SCRAPED)
+        return scraped is not None and scraped > since and value(client, HELD) == 0 and value(client, QUEUED) == 0
+
+    return wait_until(drained, within_s, "the gateways to decide and send every trace they hold")
+
+
+def decided(client: PrometheusClient) -> dict[str, int]:
+    """Traces the gateways have decided so far: {"true": kept, "false": not kept}."""
+    return {s.labels.get("sampled", ""): round(s.value) for s in client.query(DECIDED)}

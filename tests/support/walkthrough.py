@@ -1,8 +1,11 @@
-"""The README's walkthrough as steps a test can run: each ``$ command`` of its ``console`` blocks, with the output it shows.
+"""The walkthroughs as steps a test can run: each ``$ command`` of their ``console`` blocks, with the output it shows.
 
-The rules (README.md, "How the walkthrough stays true"):
+Two pages tell the story, each run as a story of its own: the README's
+"Quick start" section (one crash, from the order to ``make trace``), then the
+whole of docs/walkthrough.md (every failure, load, the Monitor tab). The
+rules (docs/walkthrough.md, "How the walkthrough stays true"):
 
-* every line of a ```` ```console ```` block in the Walkthrough that starts
+* every line of a ```` ```console ```` block of a walkthrough that starts
   with ``$ `` is a command; the lines after it, up to the next command, are
   its documented output;
 * a documented output line of just ``...`` stands for any lines; every
@@ -11,17 +14,19 @@ The rules (README.md, "How the walkthrough stays true"):
   and 16-hex span ids may differ, runs of spaces match any spacing, and the
   bar characters of a waterfall are ignored; an ``HTTP/1.1 NNN`` status line
   must match exactly;
-* a trace id that a command uses and that a documented output showed
-  earlier is replaced by the id the real output had in that place (an id
-  that no output showed, as in a ``traceparent`` you send, stays as written).
+* a trace id that a command uses and that a documented output of the same
+  page showed earlier is replaced by the id the real output had in that
+  place (an id that no output showed, as in a ``traceparent`` you send,
+  stays as written).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-#: Commands of the walkthrough that CI runs instead: `make test` starts the stack before the e2e suite.
+#: Commands of the walkthroughs that CI runs instead: `make test` starts the stack before the e2e suite.
 RUN_BY_CI = {"make up"}
 
 _TRACE_ID = re.compile(r"\b[0-9a-f]{32}\b")
@@ -36,6 +41,22 @@ class Step:
     documented: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Walkthrough:
+    """Where a walkthrough is told: a markdown page of the repository, and its ``## `` section (None: the whole page)."""
+
+    page: str
+    section: str | None = None
+
+    def read(self, root: Path) -> list[Step]:
+        """Its steps, read from the page under the repository root ``root``."""
+        return steps((root / self.page).read_text(), self.section)
+
+
+#: The walkthroughs, in the order a reader meets them and the test runs them.
+WALKTHROUGHS = (Walkthrough("README.md", "Quick start"), Walkthrough("docs/walkthrough.md"))
+
+
 def section(markdown: str, title: str) -> str:
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", markdown, re.M | re.S)
     if match is None:
@@ -43,9 +64,11 @@ def section(markdown: str, title: str) -> str:
     return match.group(1)
 
 
-def steps(markdown: str, title: str = "Walkthrough") -> list[Step]:
+def steps(markdown: str, title: str | None = None) -> list[Step]:
+    """The commands of the console blocks of section ``title`` (None: of the whole page), with their documented output."""
     found: list[Step] = []
-    for block in re.findall(r"^```console\n(.*?)^```", section(markdown, title), re.M | re.S):
+    text = markdown if title is None else section(markdown, title)
+    for block in re.findall(r"^```console\n(.*?)^```", text, re.M | re.S):
         for line in block.splitlines():
             if line.startswith("$ "):
                 found.append(Step(line[2:].strip()))

@@ -1,39 +1,18 @@
-"""harness.prometheus's wait for settled span counts, against a Prometheus whose counts move on a fake clock."""
+"""tracecheck.prometheus's wait for settled span counts, against a Prometheus whose counts move on a fake clock."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-import harness.prometheus
-from harness.prometheus import PrometheusClient, PrometheusError, SpanKey
+from tests.support.fake_clock import FakeClock
+from tracecheck.prometheus import PrometheusClient, PrometheusError, SpanKey
 
 KEY: SpanKey = ("checkout", "SERVER", "UNSET")
 SERIES = {"service_name": "checkout", "span_kind": "SPAN_KIND_SERVER", "status_code": "STATUS_CODE_UNSET"}
 
 
-class Clock:
-    """time.monotonic and time.sleep for the module under test: sleeping moves the clock, nothing waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(harness.prometheus.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(harness.prometheus.time, "sleep", fake.sleep)
-    return fake
-
-
-def prometheus(clock: Clock, counts: list[tuple[float, int]]) -> PrometheusClient:
+def prometheus(clock: FakeClock, counts: list[tuple[float, int]]) -> PrometheusClient:
     """A Prometheus whose count of KEY is each ``(from_s, value)``'s value from that time on."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -47,7 +26,7 @@ def prometheus(clock: Clock, counts: list[tuple[float, int]]) -> PrometheusClien
     return PrometheusClient("http://prometheus.test:9090", transport=httpx.MockTransport(handler))
 
 
-def test_a_count_late_past_the_quiet_is_missed_by_quiet_alone_and_waited_for_with_at_least(clock: Clock) -> None:
+def test_a_count_late_past_the_quiet_is_missed_by_quiet_alone_and_waited_for_with_at_least(clock: FakeClock) -> None:
     late = [(0.0, 100), (20.0, 110)]  # ten spans counted 20 s on: an export retried, a scrape missed
     with prometheus(clock, late) as client:
         assert client.settled_span_calls(("checkout",), quiet_s=12, within_s=90)[KEY] == 100
@@ -56,13 +35,13 @@ def test_a_count_late_past_the_quiet_is_missed_by_quiet_alone_and_waited_for_wit
         assert clock.now >= 20 + 12, "the quiet starts once the count is reached"
 
 
-def test_a_count_that_goes_past_at_least_is_returned_as_it_is(clock: Clock) -> None:
+def test_a_count_that_goes_past_at_least_is_returned_as_it_is(clock: FakeClock) -> None:
     counted_twice = [(0.0, 100), (5.0, 110), (10.0, 120)]
     with prometheus(clock, counted_twice) as client:
         assert client.settled_span_calls(("checkout",), quiet_s=12, within_s=90, at_least={KEY: 110})[KEY] == 120
 
 
-def test_a_count_that_never_arrives_fails_with_the_shortfall_and_the_scrapes_health(clock: Clock) -> None:
+def test_a_count_that_never_arrives_fails_with_the_shortfall_and_the_scrapes_health(clock: FakeClock) -> None:
     with prometheus(clock, [(0.0, 100)]) as client, pytest.raises(PrometheusError) as failed:
         client.settled_span_calls(("checkout",), quiet_s=12, within_s=90, at_least={KEY: 110})
     assert "short of what is on its way by {('checkout', 'SERVER', 'UNSET'): 10}" in str(failed.value)

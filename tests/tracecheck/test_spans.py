@@ -12,14 +12,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from harness.spans import from_otlp, from_otlp_json, from_sdk
+from tracecheck.spans import from_otlp, from_otlp_json, from_sdk
 
 
 def finished_spans():  # type: ignore[no-untyped-def]
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "inventory"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("tests.harness")
+    tracer = provider.get_tracer("tests.tracecheck")
     with tracer.start_as_current_span("GET /stock/{sku}", kind=SpanKind.SERVER) as parent:
         with tracer.start_as_current_span("SELECT", attributes={"db.rows": 2, "tags": ["a", "b"]}) as child:
             child.add_event("log", {"level": "warning"})
@@ -59,4 +59,4 @@ def test_the_same_spans_read_the_same_from_protobuf_json_and_the_sdk() -> None:
     assert parent.error == ("RuntimeError", "boom")
     assert (child.kind, child.parent_id, child.attributes) == ("INTERNAL", parent.span_id, {"db.rows": 2, "tags": ["a", "b"]})
     assert child.links == [(parent.trace_id, parent.span_id)] and child.event("log") is not None
-    assert len(parent.trace_id) == 32 and len(parent.span_id) == 16 and child.scope == "tests.harness"
+    assert len(parent.trace_id) == 32 and len(parent.span_id) == 16 and child.scope == "tests.tracecheck"

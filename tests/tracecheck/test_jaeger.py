@@ -1,14 +1,14 @@
-"""harness.jaeger against Jaeger's answers as documented (the real ones are in tests/e2e)."""
+"""tracecheck.jaeger against Jaeger's answers as documented (the real ones are in tests/e2e)."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
 
-from harness.jaeger import (
+from tests.support.fake_clock import FakeClock
+from tracecheck.jaeger import (
     JaegerClient,
     JaegerError,
     MalformedTraceId,
@@ -17,7 +17,7 @@ from harness.jaeger import (
     normalize_trace_id,
     settled,
 )
-from harness.spans import from_otlp_json
+from tracecheck.spans import from_otlp_json
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -130,7 +130,7 @@ def test_the_latest_failing_trace_is_the_one_that_started_last() -> None:
 def test_no_failing_trace_says_how_to_make_one() -> None:
     with (
         jaeger(lambda request: httpx.Response(200, json={"data": []})) as client,
-        pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes: make one with curl"),
+        pytest.raises(TraceNotFound, match="no failing trace of checkout in the last 60 minutes"),
     ):
         client.latest_failing_trace("checkout", lookback_s=3600)
 
@@ -144,7 +144,7 @@ def one_span_answer(count: int) -> dict:
     return payload
 
 
-def test_wait_for_waits_through_not_found_and_restarts_until_the_spans_are_enough() -> None:
+def test_wait_for_waits_through_not_found_and_restarts_until_the_spans_are_enough(clock: FakeClock) -> None:
     answers = iter(
         [httpx.Response(404), httpx.ConnectError("refused"), httpx.Response(200, json=one_span_answer(1))]
         + [httpx.Response(200, json=one_span_answer(3))] * 10
@@ -157,27 +157,35 @@ def test_wait_for_waits_through_not_found_and_restarts_until_the_spans_are_enoug
         return answer
 
     with jaeger(handler) as client:
-        spans = client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=30, interval_s=0)
+        spans = client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=30, interval_s=0.25)
     assert len(spans) == 3
+    assert clock.now == 3 * 0.25  # asked four times, a quarter of a second apart
 
 
-def test_wait_for_gives_up_with_what_it_had_and_an_unreachable_jaeger_can_end_it_at_once() -> None:
+def test_wait_for_gives_up_with_what_it_had_and_an_unreachable_jaeger_can_end_it_at_once(clock: FakeClock) -> None:
     with jaeger(lambda request: httpx.Response(200, json=one_span_answer(2))) as client, pytest.raises(TraceIncomplete) as caught:
-        client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=0.2, interval_s=0.01)
+        client.wait_for(TRACE, lambda s: len(s) >= 3, timeout_s=20, interval_s=0.25)
     assert len(caught.value.spans) == 2 and "GET /stock/{sku}" in str(caught.value)
+    assert 20 <= clock.now < 20 + 0.25  # at the timeout, not an interval later
 
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
+    asked_at = clock.now
     with jaeger(refused) as client, pytest.raises(JaegerError, match="not reachable"):
         client.wait_for(TRACE, lambda s: bool(s), timeout_s=30, through_restarts=False)
+    assert clock.now == asked_at  # at once: no wait
 
 
-def test_settled_holds_once_the_count_stops_changing() -> None:
-    until = settled(0.05)
+def test_settled_holds_once_the_count_stops_changing(clock: FakeClock) -> None:
+    until = settled(2.0)
     assert not until([])
     one = from_otlp_json(one_span_answer(1))
     assert not until(one)  # just arrived
-    time.sleep(0.06)
+    clock.now += 1.5
+    assert not until(one)  # not quiet for long enough yet
+    clock.now += 0.5
     assert until(one)
     assert not until(from_otlp_json(one_span_answer(2)))  # grew: the quiet time starts again
+    clock.now += 2.0
+    assert until(from_otlp_json(one_span_answer(2)))

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from harness.api import ApiClient
+from tracecheck.api import ApiClient
 
 DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
 CALLS = "traces_span_metrics_calls_total"
@@ -45,7 +45,7 @@ class Sample:
     value: float
 
 
-#: (service, span kind, status), as the tests count spans: ("inventory", "SERVER", "ERROR").
+#: (service, span kind, status), as the tests count spans: ("orders", "SERVER", "ERROR").
 SpanKey = tuple[str, str, str]
 
 

@@ -1,4 +1,4 @@
-"""What the harness's API clients share: one httpx connection pool to one base URL, closed with the client."""
+"""What the API clients (Jaeger's, Prometheus's) share: one httpx connection pool to one base URL, closed with the client."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A small client for Jaeger v2's query API: one trace by id, a window's traces, the latest failing one.
 
-Jaeger answers ``/api/v3/...`` in OTLP JSON, read into :class:`harness.spans.Span`
-by :func:`harness.spans.from_otlp_json`. Everything that can go wrong on the way
+Jaeger answers ``/api/v3/...`` in OTLP JSON, read into :class:`tracecheck.spans.Span`
+by :func:`tracecheck.spans.from_otlp_json`. Everything that can go wrong on the way
 is one of a few errors, each with a sentence a person can act on: Jaeger is
 not reachable, the id is malformed, the trace is not (yet) there or not whole.
 :meth:`JaegerClient.wait_for` is the one loop that waits for spans on their
@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from harness.api import ApiClient
-from harness.spans import Span, from_otlp_json
+from tracecheck.api import ApiClient
+from tracecheck.spans import Span, from_otlp_json
 
 DEFAULT_JAEGER_URL = "http://localhost:16686"
 
@@ -171,7 +171,7 @@ class JaegerClient(ApiClient):
         self._raise_for_status(response)
         return from_otlp_json(response.json())
 
-    def latest_failing_trace(self, service: str = "checkout", lookback_s: float = 3600, limit: int = 100) -> str:
+    def latest_failing_trace(self, service: str, lookback_s: float = 3600, limit: int = 100) -> str:
         """The id of the most recent trace of ``service`` with a span in error, within ``lookback_s``.
 
         Uses the legacy ``/api/traces?tags={"error":"true"}``, not the v3
@@ -197,11 +197,7 @@ class JaegerClient(ApiClient):
         self._raise_for_status(response)
         traces = response.json().get("data") or []
         if not traces:
-            raise TraceNotFound(
-                f"Jaeger at {self.url} has no failing trace of {service} in the last "
-                f"{lookback_s / 60:g} minutes: make one with "
-                """curl -s localhost:8080/checkout -H 'content-type: application/json' -d '{"sku": "fault-crash"}'"""
-            )
+            raise TraceNotFound(f"Jaeger at {self.url} has no failing trace of {service} in the last {lookback_s / 60:g} minutes")
 
         def started(t: dict[str, Any]) -> int:
             return max((int(s.get("startTime", 0)) for s in t.get("spans", [])), default=0)
