@@ -26,6 +26,20 @@ TITLE = "5. Propagation over a message queue, by hand"
 LESSON = "Inject the context into the message's headers when producing, extract it when consuming: one trace."
 
 
+#: The messaging conventions' attributes of each end: the queue, and what was done with the message.
+#: Where the context did not cross, they are what still ties a message's two ends together.
+_ORDERS_SEND = {
+    "messaging.destination.name": "orders",
+    "messaging.operation.type": "send",
+    "messaging.operation.name": "publish",
+}
+_ORDERS_PROCESS = {
+    "messaging.destination.name": "orders",
+    "messaging.operation.type": "process",
+    "messaging.operation.name": "process",
+}
+
+
 @dataclass
 class Message:
     body: dict[str, str]
@@ -33,7 +47,7 @@ class Message:
 
 
 async def publish(recorder: Recorder, queue: asyncio.Queue[Message], body: dict[str, str], carry_context: bool) -> None:
-    with recorder.tracer("checkout").start_as_current_span("orders publish", kind=SpanKind.PRODUCER):
+    with recorder.tracer("checkout").start_as_current_span("orders publish", kind=SpanKind.PRODUCER, attributes=_ORDERS_SEND):
         message = Message(body)
         if carry_context:
             propagate.inject(message.headers)  # writes traceparent (and tracestate, baggage)
@@ -43,7 +57,9 @@ async def publish(recorder: Recorder, queue: asyncio.Queue[Message], body: dict[
 async def consume_one(recorder: Recorder, queue: asyncio.Queue[Message], carry_context: bool) -> None:
     message = await queue.get()
     parent = propagate.extract(message.headers) if carry_context else None
-    with recorder.tracer("mailer").start_as_current_span("orders process", context=parent, kind=SpanKind.CONSUMER):
+    with recorder.tracer("mailer").start_as_current_span(
+        "orders process", context=parent, kind=SpanKind.CONSUMER, attributes=_ORDERS_PROCESS
+    ):
         await asyncio.sleep(0.001)  # send the mail
 
 
