@@ -37,7 +37,7 @@ class Counts:
 
     def __init__(self, client: PrometheusClient) -> None:
         self.client = client
-        self.before = Counter(client.span_calls(SERVICE_NAMES))
+        self.before = client.span_calls(SERVICE_NAMES)
 
     def grown(self, orders: int, wait_s: float) -> tuple[Counter[SpanKey], bool]:
         """The growth once checkout's SERVER spans reach ``orders`` and every count has held still for
@@ -46,7 +46,7 @@ class Counts:
         last: Counter[SpanKey] | None = None
         still_since = time.monotonic()
         while True:
-            grown = Counter(self.client.span_calls(SERVICE_NAMES)) - self.before
+            grown = self.client.span_calls(SERVICE_NAMES).since(self.before)
             served = sum(n for (service, kind, _), n in grown.items() if service == CHECKOUT.name and kind == "SERVER")
             if grown != last:
                 last, still_since = grown, time.monotonic()

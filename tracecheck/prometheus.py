@@ -5,8 +5,8 @@ The Collector's spanmetrics connector counts every span it receives in
 ``span_name``, ``span_kind`` and ``status_code`` (and ``collector_instance_id``:
 a Collector that starts again counts in new series, from zero); Prometheus scrapes it
 (prometheus/prometheus.yml). :meth:`PrometheusClient.span_calls` reads those
-counters as they stand, which is what `make load` and the tests compare with
-what they sent.
+counters as they stand, series by series (:class:`SpanCounts`), which is what
+`make load` and the tests compare with what they sent.
 """
 
 from __future__ import annotations
@@ -58,6 +58,50 @@ def span_key(labels: dict[str, str]) -> SpanKey:
     )
 
 
+#: One series of a counter: its labels, ``__name__`` aside.
+SeriesId = frozenset[tuple[str, str]]
+
+
+def series_id(labels: Mapping[str, str]) -> SeriesId:
+    return frozenset((k, v) for k, v in labels.items() if k != "__name__")
+
+
+@dataclass(frozen=True)
+class SpanCounts:
+    """The connector's span counts as they stand, series by series.
+
+    Growth is taken series by series, never as the difference of two sums: a
+    series Prometheus stops showing drops out of any sum, and two do. A
+    Collector that starts again counts in new series (its own
+    ``collector_instance_id``), and the old ones end; and after Prometheus
+    itself restarts, the series of the Collector it scraped before are still
+    shown for the query lookback (5 min) after their last sample, then
+    vanish, as it wrote no staleness marker for them. Either way a sum falls
+    while nothing was uncounted.
+    """
+
+    series: Mapping[SeriesId, tuple[SpanKey, int]]
+
+    def totals(self) -> Counter[SpanKey]:
+        totals: Counter[SpanKey] = Counter()
+        for key, value in self.series.values():
+            totals[key] += value
+        return totals
+
+    def since(self, before: SpanCounts) -> Counter[SpanKey]:
+        """How much each (service, kind, status) grew from ``before``: each series from its value then, or
+        from zero if it is new; a series that has vanished since counts nothing."""
+        grown: Counter[SpanKey] = Counter()
+        for sid, (key, value) in self.series.items():
+            _, then = before.series.get(sid, (key, 0))
+            grown[key] += value - then if value >= then else value  # lower: a reset, counted again from zero
+        return grown
+
+    def value(self, labels: Mapping[str, str]) -> int:
+        """One series' count (0 if it is not shown)."""
+        return self.series.get(series_id(labels), (("", "", ""), 0))[1]
+
+
 class PrometheusClient(ApiClient):
     """Prometheus's HTTP API at ``url``."""
 
@@ -92,43 +136,51 @@ class PrometheusClient(ApiClient):
         result = self._evaluate(f"{selector}[{round(window_s)}s]", "matrix")
         return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in result]
 
-    def span_calls(self, services: tuple[str, ...]) -> dict[SpanKey, int]:
-        """The connector's span counts of ``services`` by service, span kind and status, as they stand."""
+    def span_calls(self, services: tuple[str, ...]) -> SpanCounts:
+        """The connector's span counts of ``services``, series by series, as they stand."""
         selector = "|".join(services)
-        samples = self.query(f'sum by (service_name, span_kind, status_code) ({CALLS}{{service_name=~"{selector}"}})')
-        return {span_key(s.labels): round(s.value) for s in samples}
+        samples = self.query(f'{CALLS}{{service_name=~"{selector}"}}')
+        return SpanCounts({series_id(s.labels): (span_key(s.labels), round(s.value)) for s in samples})
 
     def settled_span_calls(
-        self, services: tuple[str, ...], quiet_s: float, within_s: float, at_least: Mapping[SpanKey, int] | None = None
-    ) -> Counter[SpanKey]:
+        self,
+        services: tuple[str, ...],
+        quiet_s: float,
+        within_s: float,
+        at_least: Mapping[SpanKey, int] | None = None,
+        since: SpanCounts | None = None,
+    ) -> SpanCounts:
         """The span counts once they have not moved for ``quiet_s``: every span sent before is in them.
 
         With the connector flushing every 5 s and Prometheus scraping every 5 s, a
         count still for 12 s has usually taken in everything; but a span late on
         its way (an export retried, a scrape missed) can be later than any quiet.
         ``at_least`` is what the caller knows is on its way (counts from Jaeger's
-        traces): the quiet then starts only once every count has reached it, and
+        traces), as growth ``since`` an earlier reading, or as totals without
+        one: the quiet then starts only once every count has reached it, and
         still catches a count that goes past it. PrometheusError if the counts
         are still moving, or short of ``at_least``, after ``within_s``.
         """
         target = Counter(at_least or {})
 
-        def reached(counts: Counter[SpanKey]) -> bool:
-            return not target - counts
+        def short(counts: SpanCounts) -> Counter[SpanKey]:
+            return target - (counts.since(since) if since is not None else counts.totals())
 
         started = time.monotonic()
-        counts = Counter(self.span_calls(services))
-        since = time.monotonic() if reached(counts) else None
-        while since is None or time.monotonic() - since < quiet_s:
+        counts = self.span_calls(services)
+        still_since = time.monotonic() if not short(counts) else None
+        while still_since is None or time.monotonic() - still_since < quiet_s:
             if time.monotonic() - started > within_s:
-                short = dict(target - counts)
-                why = f"still short of what is on its way by {short}" if short else "still moving"
-                raise PrometheusError(f"span counts {why} after {within_s:g} s: {dict(counts)}; scrapes: {self.scrape_health()}")
+                missing = dict(short(counts))
+                why = f"still short of what is on its way by {missing}" if missing else "still moving"
+                raise PrometheusError(
+                    f"span counts {why} after {within_s:g} s: {dict(counts.totals())}; scrapes: {self.scrape_health()}"
+                )
             time.sleep(1.0)
-            now = Counter(self.span_calls(services))
-            if now != counts or since is None:
+            now = self.span_calls(services)
+            if now != counts or still_since is None:
                 counts = now
-                since = time.monotonic() if reached(counts) else None
+                still_since = time.monotonic() if not short(counts) else None
         return counts
 
     def scrape_health(self) -> dict[str, str]:

@@ -140,11 +140,6 @@ CHECKOUT_CALLS = (
 GOOD_CHECKOUT_SERVER: SpanKey = ("checkout", "SERVER", "UNSET")
 
 
-def checkout_calls(prometheus: PrometheusClient, at_least: int = 0) -> int:
-    """Checkout's good SERVER spans the connector has counted, once ``at_least`` and still."""
-    return quiet_counts(prometheus, {GOOD_CHECKOUT_SERVER: at_least})[GOOD_CHECKOUT_SERVER]
-
-
 def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     traces: JaegerClient, prometheus: PrometheusClient, record: dict[str, Any]
 ) -> None:
@@ -154,11 +149,13 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     the gap is the average across it; the next scrape has the whole count.
     """
     expected = spans_per_order(traces)
-    before = checkout_calls(prometheus)
+    before = quiet_counts(prometheus)
     load = with_30_s_outage("prometheus", duration_s=50)
     assert {r.outcome for r in load.results} == {201}
     wait_until(lambda: httpx.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200, 60, "Prometheus back")
-    counted = checkout_calls(prometheus, at_least=before + len(load.results)) - before
+    counted = quiet_counts(prometheus, {GOOD_CHECKOUT_SERVER: len(load.results)}, since=before).since(before)[
+        GOOD_CHECKOUT_SERVER
+    ]
     ((_, samples),) = prometheus.stored(CHECKOUT_CALLS, window_s=120)
     gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
     lost = missing_spans(traces, load.results, expected)
@@ -182,7 +179,7 @@ def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
     start, so Prometheus sees the old series end and new ones begin (not a reset
     of the old); a rate summed over both stays the load's rate.
     """
-    before = checkout_calls(prometheus)
+    before = quiet_counts(prometheus)
     load_started = time.time()
     with Load(duration_s=90) as load:
         load.at(25)
@@ -190,16 +187,16 @@ def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
         compose("restart", "otel-collector")
     load_ended = load_started + 90
     assert {r.outcome for r in load.results} == {201}
-    after = checkout_calls(prometheus)
+    after = quiet_counts(prometheus)
     # The series of the load's time: the old Collector's (it counted the first 25 s) and the new one's.
     stored = prometheus.stored(CHECKOUT_CALLS, window_s=time.time() - load_started + 10)
     series = sorted((s for s in stored if s[1][-1][0] >= load_started), key=lambda s: s[1][0][0])
     assert len(series) == 2, f"expected the old Collector's series and the new one's: {[labels for labels, _ in series]}"
     (old_labels, old), (new_labels, new) = series
     assert old_labels["collector_instance_id"] != new_labels["collector_instance_id"]
-    assert new[0][1] < old[-1][1] and new[-1][1] == after, (old[-3:], new[:3], after)
+    assert new[0][1] < old[-1][1] and new[-1][1] == after.value(new_labels), (old[-3:], new[:3], after.value(new_labels))
     # What both Collectors counted: the old one up to its last scrape, the new one from zero.
-    counted = (old[-1][1] - before) + after
+    counted = (old[-1][1] - before.value(old_labels)) + new[-1][1]
 
     # The Monitor tab's request rate of checkout, as the UI asks for it, over 30 s windows.
     window_s = 30

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
 from tracecheck.jaeger import JaegerClient
-from tracecheck.prometheus import PrometheusClient, SpanKey
+from tracecheck.prometheus import PrometheusClient, SpanCounts, SpanKey
 
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"
@@ -37,9 +36,12 @@ QUIET_S = 12.0
 SETTLE_WITHIN_S = 90.0
 
 
-def quiet_counts(prometheus: PrometheusClient, at_least: Mapping[SpanKey, int] | None = None) -> Counter[SpanKey]:
-    """The connector's span counts once they have reached ``at_least`` (if given) and held still for QUIET_S."""
-    return prometheus.settled_span_calls(SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S, at_least)
+def quiet_counts(
+    prometheus: PrometheusClient, at_least: Mapping[SpanKey, int] | None = None, since: SpanCounts | None = None
+) -> SpanCounts:
+    """The connector's span counts once they have grown by ``at_least`` ``since`` an earlier reading (if given)
+    and held still for QUIET_S."""
+    return prometheus.settled_span_calls(SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S, at_least, since)
 
 
 def compose(*args: str, timeout_s: float = 120) -> str:
