@@ -24,7 +24,8 @@ help:
 	@echo "Explore (against the running stack)"
 	@echo "  make trace ID=...   one trace from Jaeger as a waterfall, with both services' log lines (LAST_ERROR=1: the latest failing one; LOGS=files)"
 	@echo "  make load           drive checkout (DURATION=10 RATE=20 MIX=item-123=80,sold-out=10,...) and sum up"
-	@echo "  make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name)"
+	@echo "  make pitfalls       the five ways a trace silently breaks, broken and fixed side by side (PITFALL=name;"
+	@echo "                      EXPORT=1: also sent to the stack, for Jaeger and make doctor)"
 	@echo "  make doctor         where traces broke in the last SINCE (15m): each broken edge, its kind, cause and fix (JSON=1)"
 	@echo "  make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
 	@echo "Test"
@@ -146,7 +147,7 @@ load: install
 	$(PY) -m explore.load $(if $(DURATION),--duration $(DURATION)) $(if $(RATE),--rate $(RATE)) $(if $(MIX),--mix '$(MIX)')
 
 pitfalls: install
-	$(PY) -m examples.pitfalls $(PITFALL)
+	$(if $(EXPORT),PITFALLS_EXPORT=1 )$(PY) -m examples.pitfalls $(PITFALL)
 
 # Where context stopped flowing in what Jaeger holds (tracecheck/doctor, docs/doctor.md):
 # exit 0 nothing broken, 1 something is, 2 it cannot tell.

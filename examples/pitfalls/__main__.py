@@ -1,10 +1,16 @@
-"""``python -m examples.pitfalls [NAME ...]`` (``make pitfalls``): every pitfall, broken and fixed side by side."""
+"""``python -m examples.pitfalls [NAME ...]`` (``make pitfalls``): every pitfall, broken and fixed side by side.
+
+With ``PITFALLS_EXPORT=1`` (``make pitfalls EXPORT=1``) each run's spans are
+also sent over OTLP (see :mod:`examples.pitfalls.export`); exit status 1 when
+they could not be.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from examples.pitfalls import fresh_context, message_headers, outliving_task, story, threads, uninstrumented_client
+from examples.pitfalls.export import ExportFailed
 
 PITFALLS = {
     module.__name__.rsplit(".", 1)[-1]: module
@@ -19,7 +25,12 @@ def main(names: list[str]) -> int:
         return 2
     for name in names or PITFALLS:
         module = PITFALLS[name]
-        story.main(module.TITLE, module.LESSON, *module.pairs())
+        try:
+            pairs = module.pairs()
+        except ExportFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        story.main(module.TITLE, module.LESSON, *pairs)
     return 0
 
 

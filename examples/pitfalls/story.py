@@ -1,7 +1,9 @@
 """A pitfall's story: run once broken and once fixed, each on a fresh recorder, and shown side by side.
 
 The spans come from :mod:`examples.pitfalls.recorder`; a story that calls
-inventory uses :mod:`examples.pitfalls.downstream`.
+inventory uses :mod:`examples.pitfalls.downstream`. In export mode
+(:mod:`examples.pitfalls.export`) each run also sends its spans and prints
+the line that names its traces.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from examples.pitfalls.export import export_requested
 from examples.pitfalls.recorder import Recorder
 from explore.terminal import wide_console
 from explore.waterfall import render_trace
@@ -45,10 +48,16 @@ Story = Callable[["Recorder"], Coroutine[Any, Any, None]]
 
 
 def run_story(label: str, story: Story) -> Outcome:
-    """Run one async story on a fresh event loop and recorder; its traces once every span has ended."""
-    recorder = Recorder()
+    """Run one async story on a fresh event loop and recorder; its traces once every span has ended.
+
+    Export mode is read as each run starts, as a process reads its settings:
+    each run is a fresh set of providers.
+    """
+    recorder = Recorder(exporting=export_requested())
     asyncio.run(story(recorder))
     recorder.shutdown()
+    if recorder.exporting:
+        print(recorder.export(label).line(), flush=True)
     return Outcome(label, recorder.traces())
 
 

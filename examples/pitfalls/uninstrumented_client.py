@@ -22,10 +22,20 @@ TITLE = "4. A client created outside the instrumentation"
 LESSON = "A bare httpx.AsyncClient() sends no traceparent: inventory starts a trace of its own."
 
 
+#: Exported, the request checks this item first, through the instrumented client.
+#: The doctor learns where checkout calls from only from calls that connect, so
+#: this call lets it name the broken run in a window of its own, as it names a
+#: service that breaks on one code path only. In memory the runs stay as small
+#: as the lesson.
+FIRST_ITEM_WHEN_EXPORTED = "item-456"
+
+
 def _story(instrumented: bool) -> Story:
     async def story(recorder: Recorder) -> None:
-        async with inventory_client(recorder, instrumented=instrumented) as client:
+        async with inventory_client(recorder) as own_client, inventory_client(recorder, instrumented=instrumented) as client:
             with checkout_request(recorder):
+                if recorder.exporting:
+                    (await own_client.get(f"/stock/{FIRST_ITEM_WHEN_EXPORTED}")).raise_for_status()
                 (await client.get("/stock/item-123")).raise_for_status()
 
     return story
