@@ -15,7 +15,6 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -75,8 +74,10 @@ def settled(quiet_s: float) -> Until:
     return until
 
 
-def _rfc3339(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+def rfc3339(epoch_ns: int) -> str:
+    """An instant as Jaeger's query parameters take it, to the nanosecond."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
 
 
 def jaeger_url() -> str:
@@ -151,25 +152,37 @@ class JaegerClient(ApiClient):
                 )
             time.sleep(interval_s)
 
+    def services(self) -> list[str]:
+        """Every service Jaeger holds spans of."""
+        response = self._get("/api/v3/services")
+        self._raise_for_status(response)
+        return sorted(response.json().get("services") or [])
+
+    def search(self, service: str, start_ns: int, end_ns: int, limit: int) -> dict[str, Any]:
+        """Jaeger's OTLP JSON answer: up to ``limit`` whole traces with a span of ``service`` that started in the slice."""
+        response = self._get(
+            "/api/v3/traces",
+            params={
+                "query.service_name": service,
+                "query.start_time_min": rfc3339(start_ns),
+                "query.start_time_max": rfc3339(end_ns),
+                "query.num_traces": str(limit),
+            },
+        )
+        if response.status_code == 404:  # Jaeger's answer when no trace matches
+            return {}
+        self._raise_for_status(response)
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def traces_between(self, service: str, start_s: float, end_s: float) -> list[Span]:
         """Every span of the traces of ``service`` that started between ``start_s`` and ``end_s`` (epoch seconds).
 
         Jaeger's search answers whole traces: keep the window small (the bench asks
         half a second at a time) or the answer runs to many MB.
         """
-        response = self._get(
-            "/api/v3/traces",
-            params={
-                "query.service_name": service,
-                "query.start_time_min": _rfc3339(start_s),
-                "query.start_time_max": _rfc3339(end_s),
-                "query.num_traces": "1000000",
-            },
-        )
-        if response.status_code == 404:  # no trace in the window
-            return []
-        self._raise_for_status(response)
-        return from_otlp_json(response.json())
+        answer = self.search(service, round(start_s * 1e9), round(end_s * 1e9), 1_000_000)
+        return from_otlp_json(answer) if answer else []
 
     def latest_failing_trace(self, service: str, lookback_s: float = 3600, limit: int = 100) -> str:
         """The id of the most recent trace of ``service`` with a span in error, within ``lookback_s``.

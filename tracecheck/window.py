@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import base64
 import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tracecheck.jaeger import JaegerClient
 from tracecheck.spans import Span, from_otlp_json
 
 #: Traces asked for per call: an answer of this many runs to a few MB of JSON.
@@ -29,45 +27,12 @@ PAGE_SIZE = 500
 MIN_SLICE_NS = 1_000_000
 
 
-def rfc3339(epoch_ns: int) -> str:
-    """An instant as Jaeger's query parameters take it, to the nanosecond."""
-    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
-
-
 class TraceSearch(Protocol):
     """The two calls of Jaeger's query API the reader needs."""
 
     def services(self) -> list[str]: ...
 
     def search(self, service: str, start_ns: int, end_ns: int, limit: int) -> dict[str, Any]: ...
-
-
-class JaegerSearch(JaegerClient):
-    """:class:`JaegerClient` with the search calls a window is read through."""
-
-    def services(self) -> list[str]:
-        """Every service Jaeger holds spans of."""
-        response = self._get("/api/v3/services")
-        self._raise_for_status(response)
-        return sorted(response.json().get("services") or [])
-
-    def search(self, service: str, start_ns: int, end_ns: int, limit: int) -> dict[str, Any]:
-        """Jaeger's OTLP JSON answer: up to ``limit`` whole traces with a span of ``service`` that started in the slice."""
-        response = self._get(
-            "/api/v3/traces",
-            params={
-                "query.service_name": service,
-                "query.start_time_min": rfc3339(start_ns),
-                "query.start_time_max": rfc3339(end_ns),
-                "query.num_traces": str(limit),
-            },
-        )
-        if response.status_code == 404:  # Jaeger's answer when no trace matches
-            return {}
-        self._raise_for_status(response)
-        answer: dict[str, Any] = response.json()
-        return answer
 
 
 @dataclass

@@ -9,12 +9,13 @@ screenshot in build/screenshots/ (see conftest.py's ``ui`` fixture).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import CHECKOUT_URL
+from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL
 from tests.support.jaeger_ui import JaegerUI, SpanRow
 from tests.support.traces import traceresponse
 from tracecheck.jaeger import JaegerClient
@@ -152,3 +153,16 @@ def test_the_monitor_tab_shows_inventorys_crashes_as_an_error_rate_and_links_to_
     assert "/search?" in url and "service=inventory" in url and "operation=GET" in url, url
     listed = {r.trace_id_prefix for r in ui.search_results()}
     assert {c[:7] for c in crashes} <= listed, (crashes, listed)
+
+
+def test_the_system_architecture_tab_draws_checkout_calling_inventory(ui: JaegerUI, traces: JaegerClient) -> None:
+    """The map a person expects: the edge as Jaeger's storage reads it from the traces' parent links across services."""
+    response = order("item-123")
+    traces.wait_for(response.json()["trace_id"], lambda spans: len({s.service for s in spans}) == 2)
+    now_ms = int(time.time() * 1000)
+    links = httpx.get(f"{JAEGER_URL}/api/dependencies", params={"endTs": str(now_ms), "lookback": "600000"}, timeout=10)
+    links.raise_for_status()
+    edges = {(d["parent"], d["child"]) for d in links.json()["data"]}
+    assert ("checkout", "inventory") in edges, edges
+    assert ("inventory", "checkout") not in edges, edges
+    assert {"checkout", "inventory"} <= set(ui.system_architecture())

@@ -305,6 +305,13 @@ class JaegerUI:
         self.page.get_by_text(f"Operations metrics under {service}").wait_for()
         return MonitorView(self.page)
 
+    def system_architecture(self) -> list[str]:
+        """The *System Architecture* tab: the services its graph draws, by their labels."""
+        self.page.goto(f"{self.base_url}/dependencies")
+        labels = self.page.locator(".DAG--nodeLabel")
+        labels.first.wait_for()
+        return [label.inner_text().strip() for label in labels.all()]
+
     def search_results(self) -> list[SearchResult]:
         """The traces the search page lists (once it lists one)."""
         items = self.page.locator(".ResultItem")

@@ -10,14 +10,12 @@ as the test asks. Ids are written in hex, as Jaeger writes them.
 from __future__ import annotations
 
 import calendar
-import json
 import threading
 import time
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
+from tests.support.json_server import JsonServer
 from tracecheck.spans import Span
 
 
@@ -70,7 +68,7 @@ def otlp_json(spans: Iterable[Span]) -> dict[str, Any]:
     }
 
 
-class FakeJaeger:
+class FakeJaeger(JsonServer):
     """Serves ``spans`` (a list the test may change while it runs); ``searches`` counts the calls to the search."""
 
     def __init__(self, spans: list[Span], keeps: str = "latest") -> None:
@@ -78,37 +76,12 @@ class FakeJaeger:
         self.keeps = keeps
         self.searches = 0
         self.lock = threading.Lock()
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                url = urlsplit(self.path)
-                with fake.lock:
-                    status, body = fake.answer(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def locked(path: str, query: dict[str, str]) -> tuple[int, Any]:
+            with self.lock:
+                return self.answer(path, query)
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeJaeger:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(locked)
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         not_found = (404, {"error": {"httpCode": 404, "message": "trace not found"}})

@@ -4,53 +4,33 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.support.json_server import JsonServer
 from tests.tracecheck.builder import Window, ns
 from tests.tracecheck.fake_jaeger import FakeJaeger
 from tracecheck.doctor.cli import main
 from tracecheck.doctor.pipeline import Loss, PrometheusCounters
 
 
-class FakePrometheus:
+class FakePrometheus(JsonServer):
     """Answers each instant query with the samples of the first counter name it mentions (``series``), else none."""
 
     def __init__(self, series: dict[str, list[tuple[dict[str, str], float]]]) -> None:
         self.queries: list[str] = []
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                promql = parse_qs(urlsplit(self.path).query)["query"][0]
-                fake.queries.append(promql)
-                samples = next((found for name, found in series.items() if name in promql), [])
-                result = [{"metric": labels, "value": [1_700_000_000, str(value)]} for labels, value in samples]
-                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def answer(path: str, query: dict[str, str]) -> tuple[int, Any]:
+            promql = query["query"]
+            self.queries.append(promql)
+            samples = next((found for name, found in series.items() if name in promql), [])
+            result = [{"metric": labels, "value": [1_700_000_000, str(value)]} for labels, value in samples]
+            return 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(answer)
+        self.start()
 
 
 #: A Prometheus that scrapes the Collector has its accepted-spans counter.

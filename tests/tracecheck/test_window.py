@@ -9,8 +9,9 @@ import pytest
 
 from tests.tracecheck.builder import Window, ns
 from tests.tracecheck.fake_jaeger import FakeJaeger, otlp_json, parse_rfc3339
+from tracecheck.jaeger import JaegerClient, rfc3339
 from tracecheck.spans import Span
-from tracecheck.window import JaegerSearch, WindowReader, rfc3339
+from tracecheck.window import WindowReader
 
 #: An order every 10 ms for 10 s: 1,000 traces, each with spans of checkout and inventory.
 ORDERS = 1000
@@ -37,7 +38,7 @@ def test_a_window_of_many_pages_is_read_whole_each_trace_once(keeps: str) -> Non
     in_window = len(w.spans)
     orders(5, first_ms=-1000, w=w)  # ended before the window
     orders(5, first_ms=20_000, w=w)  # began after it
-    with FakeJaeger(w.spans, keeps=keeps) as jaeger, JaegerSearch(jaeger.url) as search:
+    with FakeJaeger(w.spans, keeps=keeps) as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search, page_size=PAGE).read(ns(0), ns(ORDERS * 10))
 
     assert window.services == ["checkout", "inventory"]
@@ -50,7 +51,7 @@ def test_a_window_of_many_pages_is_read_whole_each_trace_once(keeps: str) -> Non
 
 def test_a_storage_that_keeps_the_latest_traces_is_read_in_about_as_many_calls_as_there_are_half_pages() -> None:
     w = orders(ORDERS)
-    with FakeJaeger(w.spans, keeps="latest") as jaeger, JaegerSearch(jaeger.url) as search:
+    with FakeJaeger(w.spans, keeps="latest") as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search, page_size=PAGE).read(ns(0), ns(ORDERS * 10))
 
     assert len(window.traces) == ORDERS
@@ -81,7 +82,7 @@ def test_more_traces_at_one_instant_than_a_page_holds_is_said_not_hidden() -> No
     w = Window()
     for _ in range(PAGE + 10):
         w.request("checkout", "POST", "/checkout", 500, 600)
-    with FakeJaeger(w.spans) as jaeger, JaegerSearch(jaeger.url) as search:
+    with FakeJaeger(w.spans) as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search, page_size=PAGE).read(ns(0), ns(1000))
 
     assert PAGE <= len(window.traces) < PAGE + 10
@@ -90,7 +91,7 @@ def test_more_traces_at_one_instant_than_a_page_holds_is_said_not_hidden() -> No
 
 def test_an_empty_window_reads_as_no_trace() -> None:
     w = orders(3, first_ms=5000)
-    with FakeJaeger(w.spans) as jaeger, JaegerSearch(jaeger.url) as search:
+    with FakeJaeger(w.spans) as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search, page_size=PAGE).read(ns(0), ns(1000))
 
     assert window.traces == {} and window.services == ["checkout", "inventory"]
@@ -100,7 +101,7 @@ def test_spans_are_read_as_they_were_written() -> None:
     w = Window()
     order = w.order(0)
     w.span("checkout", "INTERNAL", "linked", 40, 60, links=[order], attributes={"flag": True, "share": 0.5})
-    with FakeJaeger(w.spans) as jaeger, JaegerSearch(jaeger.url) as search:
+    with FakeJaeger(w.spans) as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search).read(ns(0), ns(1000))
 
     def essentials(s: Span) -> tuple[Any, ...]:

@@ -24,8 +24,8 @@ from rich.text import Text
 from tracecheck.doctor.examine import examine
 from tracecheck.doctor.pipeline import PrometheusCounters
 from tracecheck.doctor.report import BROKEN, CANNOT_TELL, CLEAN, as_json, print_report, verdict
-from tracecheck.jaeger import JaegerError, jaeger_url
-from tracecheck.window import PAGE_SIZE, JaegerSearch, WindowReader
+from tracecheck.jaeger import JaegerClient, JaegerError, jaeger_url
+from tracecheck.window import PAGE_SIZE, WindowReader
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -108,7 +108,7 @@ def main(
     start_ns, end_ns = moment_ns(args.since, now), moment_ns(args.until, now)
     counters = PrometheusCounters(args.prometheus) if args.prometheus else None
     try:
-        with JaegerSearch(args.jaeger) as jaeger:
+        with JaegerClient(args.jaeger) as jaeger:
             exam = examine(WindowReader(jaeger, args.page_size), jaeger.trace, start_ns, end_ns, args.wait_s, counters, sleep)
             link = jaeger.ui_link
     except JaegerError as exc:

@@ -13,7 +13,7 @@ from rich.text import Text
 from tracecheck.doctor.diagnosis import Break, Diagnosis, Tally
 from tracecheck.doctor.examine import Examination
 from tracecheck.doctor.findings import Kind
-from tracecheck.window import rfc3339
+from tracecheck.jaeger import rfc3339
 
 #: Example traces shown per break (each with its other half).
 EXAMPLES = 3
