@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke bench-scale bench-scale-smoke browser screenshots w3c lint doctor
+        bench bench-smoke bench-doctor bench-scale bench-scale-smoke browser screenshots w3c lint doctor
 
 # What `make test` runs, in this order: the checks that need no stack, then `up`...
 TEST_BEFORE_STACK := lint test-services check-containers up
@@ -35,7 +35,8 @@ help:
 	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
 	@echo "  make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "  make drills         fault drills under load against the running stack (results/drills.json)"
-	@echo "  make bench-smoke    make bench, a few seconds a step, to keep it working (bench/results/smoke.*; asserts nothing on speed)"
+	@echo "  make bench-smoke    make bench and bench-doctor, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
+	@echo "  make bench-doctor   the doctor over 10,000 orders' traces: time and peak memory (bench/results/doctor.json)"
 	@echo "  make up-scale       the stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
 	@echo "  make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
 	@echo "  make bench-scale-smoke  make bench-scale, brief, to keep it working (asserts nothing on speed)"
@@ -163,6 +164,12 @@ bench: install up
 
 bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
+	BENCH_SMOKE=1 $(PY) -m bench.doctor
+
+# The doctor over a window of BENCH_DOCTOR_TRACES (10,000) orders: time and peak memory
+# for a quarter, a half and all of it (bench/results/doctor.json, docs/doctor.md).
+bench-doctor: install up
+	$(PY) -m bench.doctor
 
 # The gateway tier's throughput (docs/scaling.md): synthetic traces through 1 and GATEWAYS
 # gateways, stepped up to the highest rate sustained (bench/results/scale*.json).

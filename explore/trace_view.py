@@ -21,8 +21,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from explore import logs, waterfall
+from explore import logs
 from explore.terminal import wide_console
+from tracecheck import waterfall
 from tracecheck.jaeger import (
     JaegerClient,
     JaegerError,

@@ -5,14 +5,21 @@ root (``make up`` is the exception: ``make test`` runs it before this suite)
 and must exit 0, and its real output must show what the page says it shows
 (rules in tests/support/walkthrough.py). Each page is a story of its own: the
 trace ids a page's commands use are those its own earlier outputs showed.
+
+Then the doctor reads the window of all that traffic (orders, every failure,
+inventory stopped and started, a ``traceparent`` sent by curl, ``make load``)
+and finds no break: every one of those traces is whole or rightly begins.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 
 from tests.support.cli import COLUMNS
+from tests.support.doctor import doctor
 from tests.support.processes import ROOT
 from tests.support.walkthrough import RUN_BY_CI, WALKTHROUGHS, IdMap, Step, Walkthrough
 
@@ -34,8 +41,16 @@ def test_every_walkthrough_command_runs_and_shows_what_its_page_says() -> None:
     ):
         assert any(expected in c for c in commands), f"the walkthroughs lost their {expected!r} step"
 
+    since = time.time_ns()
     for walkthrough, story in stories:
         _run_story(walkthrough, story)
+
+    status, report = doctor(since, time.time_ns())
+    assert report["breaks"] == [], json.dumps(report["breaks"], indent=1)[:3000]
+    assert report["doubts"] == [], report["doubts"]
+    assert status == 0
+    continued = [e for e in report["entry_points"] if "carrying the context of a trace begun there" in e["why"]]
+    assert [e["service"] for e in continued] == ["checkout"], report["entry_points"]  # the curl with a traceparent
 
 
 def _run_story(walkthrough: Walkthrough, story: list[Step]) -> None:

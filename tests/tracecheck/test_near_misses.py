@@ -208,3 +208,40 @@ def test_start_up_work_before_any_request_is_an_entry_point() -> None:
 
     assert_no_break(diagnosis)
     assert reasons(diagnosis, "inventory") == {"'CREATE' began while inventory served no request: a job or start-up work"}
+
+
+def test_a_request_carrying_the_context_of_a_trace_begun_outside_is_an_entry_point() -> None:
+    w = Window()
+    w.order(0)  # teaches checkout's address
+    order = w.order(200)
+    # A person's curl sent a traceparent: checkout's SERVER span names a parent no exporter here ever sent.
+    w.lost_parent(order)
+
+    diagnosis = diagnose(w.traces())
+
+    assert_no_break(diagnosis)
+    (entry,) = [e for e in diagnosis.entry_points if e.trace_id == order.trace_id]
+    assert (entry.service, entry.address) == ("checkout", OUTSIDE_ADDRESS)
+    assert entry.why == "from an address no connected call names, carrying the context of a trace begun there"
+
+
+def test_a_request_without_its_parent_from_a_known_callers_address_lost_that_parent() -> None:
+    w = Window()
+    w.order(0)
+    order = w.order(200)
+    (served,) = [s for s in w.spans if s.trace_id == order.trace_id and s.service == "inventory"]
+    w.lost_parent(served)  # from checkout's address: checkout's CLIENT span was lost on its way
+
+    diagnosis = diagnose(w.traces())
+
+    assert [(b.kind, b.service) for b in diagnosis.breaks] == [("lost_parent", "inventory")]
+
+
+def test_with_no_connected_call_to_learn_from_a_request_without_its_parent_is_a_lost_parent() -> None:
+    w = Window()
+    order = w.order(0, stock_call="none")
+    w.lost_parent(order)  # nothing says whether 10.0.0.1 is a service or a person: no guess
+
+    diagnosis = diagnose(w.traces())
+
+    assert [(b.kind, b.service) for b in diagnosis.breaks] == [("lost_parent", "checkout")]

@@ -82,10 +82,11 @@ def diagnose(traces: Mapping[str, Sequence[Span]], skew_ns: int = 0) -> Diagnosi
     """Judge a window's traces (by id): ``skew_ns`` is how far apart the services' clocks may be."""
     index = TraceIndex(traces)
     facts = Facts.of(index, skew_ns)
+    lost, continued = lost_parents(facts)
     unsent, taken = not_propagated(facts)
     bare, request_entries, doubts = roots_of_requests(facts, taken)
     adrift, work_entries = roots_of_work(facts)
-    occurrences = lost_parents(facts) + unsent + bare + adrift
+    occurrences = lost + unsent + bare + adrift
     involved = {t for o in occurrences for t in (o.trace_id, o.split_from) if t is not None}
     return Diagnosis(
         traces_checked=len(index.traces),
@@ -93,7 +94,7 @@ def diagnose(traces: Mapping[str, Sequence[Span]], skew_ns: int = 0) -> Diagnosi
         services=_by_service(index, involved),
         edges=_by_edge(index, occurrences),
         breaks=_grouped(occurrences),
-        entry_points=request_entries + work_entries,
+        entry_points=continued + request_entries + work_entries,
         doubts=doubts,
         addresses=facts.book,
     )

@@ -247,7 +247,7 @@ def render(exam: Examination, jaeger: str, link: Link) -> RenderableType:
     for doubt in d.doubts:
         doubts.setdefault((doubt.service, doubt.why), Counter())[""] += 1
     sections.append(_reasons("Doubts (roots the evidence cannot tell apart)", doubts))
-    sections.append(_reasons("Entry points (roots that are not breaks)", _entry_points(d)))
+    sections.append(_reasons("Entry points (where traces rightly begin)", _entry_points(d)))
     sections.append(_addresses(d))
     spaced: list[RenderableType] = []
     for section in sections:

@@ -31,6 +31,9 @@ What makes a root a real entry point instead:
 - A root of another kind whose name (in its service) also begins a trace while
   the service serves no request: a batch job, a schedule, start-up work.
 - A root with links: a trace begun on purpose, pointing at where it came from.
+- Not a root, but where a trace rightly begins here: a SERVER span whose
+  parent is missing, from an address no connected call names (a caller that
+  sends ``traceparent`` and exports elsewhere, or nowhere).
 - A root CONSUMER span that no childless PRODUCER span matches.
 
 Spans that arrive late but with their parent (a background task that outlives
@@ -124,10 +127,20 @@ def _plural(count: int, word: str) -> str:
 # -- lost_parent ----------------------------------------------------------------
 
 
-def lost_parents(facts: Facts) -> list[Occurrence]:
-    """One per trace and service whose spans name a parent the trace does not hold."""
+def lost_parents(facts: Facts) -> tuple[list[Occurrence], list[EntryPoint]]:
+    """One per trace and service whose spans name a parent the trace does not hold; and the requests that came with one.
+
+    A SERVER span whose parent is missing, from an address no connected call
+    names, continues a trace begun outside (a person's ``traceparent``, an
+    upstream system that does not export here): an entry point. From a known
+    service's address, or with no address to go by, the parent was lost.
+    """
     groups: dict[tuple[str, str], list[Span]] = {}
+    entries: list[EntryPoint] = []
     for span in facts.index.orphans:
+        if (why := _continued_from_outside(facts, span)) is not None:
+            entries.append(EntryPoint(span.service, why, span.trace_id, caller_address(span)))
+            continue
         groups.setdefault((span.trace_id, span.service), []).append(span)
     found = []
     for (trace_id, service), spans in groups.items():
@@ -137,7 +150,17 @@ def lost_parents(facts: Facts) -> list[Occurrence]:
             f"{_plural(len(spans), 'span')} of {service} name {_plural(len(parents), 'parent')} that their trace does not hold"
         )
         found.append(Occurrence(Kind.LOST_PARENT, service, None, None, trace_id, first.span_id, None, evidence))
-    return sorted(found, key=lambda o: o.trace_id)
+    return sorted(found, key=lambda o: o.trace_id), entries
+
+
+def _continued_from_outside(facts: Facts, span: Span) -> str | None:
+    """Why a span without its parent rightly begins its service's part of a trace, or None when it does not."""
+    if span.kind != "SERVER" or not facts.book.callers:
+        return None  # only a request says where it came from; with no connected call, nothing is known
+    address = caller_address(span)
+    if address is None or facts.book.services_at(address):
+        return None
+    return f"{OUTSIDE}, carrying the context of a trace begun there"
 
 
 # -- not_propagated ---------------------------------------------------------------

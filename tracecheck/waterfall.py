@@ -11,13 +11,15 @@ nothing, or the trace is still arriving) is shown as a root too, marked
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.bar import Bar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from explore.logs import LogLine
+from tracecheck.logs import LogLine
 from tracecheck.spans import Span
 
 _STATUS_STYLE = {"ERROR": "bold red", "OK": "green", "UNSET": "dim"}
@@ -50,14 +52,15 @@ def _ms(ns: int) -> str:
 _TREE_INDENT = 4
 
 
-def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False) -> RenderableType:
+def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False, marked: Collection[str] = ()) -> RenderableType:
     """The waterfall: a rich Tree of spans, each a row of columns lined up across depths, its error below it.
 
     Each node's label is a grid whose first column is narrower by the tree's
     indent at that depth, so the service, timing, status and bar columns line
     up whatever the nesting. ``compact`` (for two traces side by side) folds
     the service into the span column and leaves out the start offset, which
-    the bar shows anyway.
+    the bar shows anyway. Spans whose ids are in ``marked`` end their name with ◀
+    (what a failed assertion was about).
     """
     start = min(s.start_ns for s in spans)
     total = max(max(s.end_ns for s in spans) - start, 1)
@@ -70,6 +73,8 @@ def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False) 
             text.append(f" {span.service}", style=colours[span.service])
         if span.parent_id is not None and depth[span.span_id] == 0:
             text.append(" (parent missing)", style="yellow")
+        if span.span_id in marked:
+            text.append(" ◀", style="bold yellow")
         return text
 
     def cells(span: Span) -> list[RenderableType]:
