@@ -12,6 +12,7 @@ from shoptrace.services import INVENTORY, SERVICES, Service
 from tests.support.otlp_sink import OtlpSink, SpanStore
 from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port, service_env
 from tests.support.recording_inventory import RecordingInventory
+from tracecheck.traces import MemorySource, TraceSource
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,15 @@ def sink() -> Iterator[OtlpSink]:
 
 
 @pytest.fixture(scope="session")
-def traces(sink: OtlpSink) -> SpanStore:
-    """Where the story tests read spans from (tests/e2e overrides it with Jaeger)."""
+def span_store(sink: OtlpSink) -> SpanStore:
+    """Every span the services under test exported."""
     return sink.store
+
+
+@pytest.fixture(scope="session")
+def trace_source(sink: OtlpSink) -> TraceSource:
+    """The plugin's ``traces`` read what the services under test exported (tests/e2e: Jaeger)."""
+    return MemorySource(sink.store.all)
 
 
 @pytest.fixture(scope="session")

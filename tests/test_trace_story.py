@@ -1,9 +1,9 @@
 """The promise, request by request: one request is one trace, with the error where it happened.
 
-Each test sends one request to checkout, takes the trace id from the answer,
-and reads the spans both services exported for it: here from the test's OTLP
-sink, and in tests/e2e the very same tests read them from Jaeger, through the
-real Collector.
+Each test sends one request to checkout and reads the trace its answer names
+through the ``traces`` fixture of tracecheck's pytest plugin: here from the
+test's OTLP sink (tests/conftest.py), and in tests/e2e the very same tests
+read it from Jaeger, through the real Collector.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import time
 import httpx
 
 from tests.conftest import InventoryTimings, Spawn
-from tests.support.otlp_sink import OtlpSink, Span, SpanSource
+from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import ServiceProcess, ServiceUnderTest
-from tests.support.traces import children, one, select, traceresponse
+from tests.support.traces import traceresponse
+from tracecheck.trace import Trace
+from tracecheck.traces import Traces
 
 #: Attribute names of the old HTTP conventions, which must not appear.
 OLD_HTTP_ATTRIBUTES = {"http.method", "http.status_code", "http.target", "http.url", "http.scheme", "net.peer.name", "http.host"}
@@ -33,67 +35,58 @@ def trace_of(response: httpx.Response) -> str:
     return trace_id
 
 
-def inventory_servers(spans: list[Span]) -> list[Span]:
-    return select(spans, service="inventory", kind="SERVER")
+def both_calls_served(trace: Trace) -> bool:
+    """checkout's request and inventory's two (stock, reservation) are in."""
+    return len(trace.find(service="inventory", kind="server")) == 2 and bool(trace.find(service="checkout", kind="server"))
 
 
-def checkout_server(spans: list[Span]) -> list[Span]:
-    return select(spans, service="checkout", kind="SERVER")
-
-
-def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+def test_a_checkout_is_one_trace_across_both_services(checkout: ServiceUnderTest, traces: Traces) -> None:
     response = place(checkout, "item-123", 2)
     assert response.status_code == 201
     body = response.json()
     assert body["sku"] == "item-123" and body["quantity"] == 2 and len(body["order_id"]) == 32
     trace_id = trace_of(response)
 
-    spans = traces.wait_for(
-        trace_id,
-        lambda s: (
-            len(inventory_servers(s)) == 2
-            and bool(checkout_server(s))
-            and bool(select(s, name="render receipt"))
-            and bool(select(s, name="confirm order"))
-        ),
-    )
+    # 13 spans: 5 of checkout (its request, two calls, the confirmation and its receipt), 8 of inventory.
+    trace = traces.get(response, spans=13)
+    trace.assert_connected()
+    assert len(trace.spans) == 13
 
     # checkout's SERVER span is the root; the traceresponse header names it.
-    server = one(spans, service="checkout", kind="SERVER")
-    assert server.parent_id is None and server.name == "POST /checkout"
-    assert traceresponse(response).span_id == server.span_id
-    assert server.status == "UNSET" and server.attributes["http.response.status_code"] == 201
+    server = trace.root
+    assert (server.service, server.kind, server.name) == ("checkout", "server", "POST /checkout")
+    assert traceresponse(response).span_id == server.span_id and trace.trace_id == trace_id
+    assert server.status == "unset" and server.attributes["http.response.status_code"] == 201
 
     # checkout's two calls to inventory are CLIENT spans under it, each continued by inventory.
-    clients = select(spans, service="checkout", kind="CLIENT")
+    clients = trace.find(service="checkout", kind="client")
     assert sorted(c.name for c in clients) == ["GET", "POST"]
     for client in clients:
-        assert client.parent_id == server.span_id
-        (continued,) = [s for s in inventory_servers(spans) if s.parent_id == client.span_id]
+        assert client.parent is server
+        (continued,) = client.children
+        assert (continued.service, continued.kind) == ("inventory", "server")
         assert continued.attributes["http.request.method"] == client.name
         # Each SQL statement inventory ran for it is a span, made on a pool thread.
-        statements = [s for s in children(spans, continued) if s.attributes.get("db.system.name") == "sqlite"]
-        assert statements, f"no SQL spans under {continued.name}"
-        assert all(s.kind == "CLIENT" for s in statements)
-    reservation = one(spans, service="inventory", kind="SERVER", name="POST /reservations")
-    sql = [s.attributes["db.query.text"] for s in children(spans, reservation)]
-    assert any(q.startswith("UPDATE stock") for q in sql)
+        statements = continued.children
+        assert statements and all(s.kind == "client" and s.attributes["db.system.name"] == "sqlite" for s in statements)
+    reservation = trace.one(service="inventory", kind="server", name="POST /reservations")
+    assert any(s.attributes["db.query.text"].startswith("UPDATE stock") for s in reservation.children)
 
     # The confirmation checkout sends after replying stays in the trace: a task, then a thread.
-    confirm = one(spans, service="checkout", name="confirm order")
-    assert confirm.parent_id == server.span_id
-    assert one(spans, name="render receipt").parent_id == confirm.span_id
+    confirm = trace.one(service="checkout", name="confirm order")
+    assert confirm.parent is server
+    assert trace.one(name="render receipt").parent is confirm
 
     # Two services, nothing else; no internal ASGI send/receive spans; stable conventions only.
-    assert {s.service for s in spans} == {"checkout", "inventory"}
-    assert not [s.name for s in spans if s.name.endswith((" http send", " http receive"))]
-    for span in spans:
+    assert {s.service for s in trace.spans} == {"checkout", "inventory"}
+    assert not [s.name for s in trace.spans if s.name.endswith((" http send", " http receive"))]
+    for span in trace.spans:
         assert not OLD_HTTP_ATTRIBUTES & span.attributes.keys(), (span.name, span.attributes)
         assert "db.statement" not in span.attributes
 
 
 def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
-    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, jaeger_ui_url: str
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: Traces, jaeger_ui_url: str
 ) -> None:
     # One request...
     response = place(checkout, "fault-crash")
@@ -104,26 +97,27 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
     trace_id = trace_of(response)
     assert body["trace_url"] == f"{jaeger_ui_url}/trace/{trace_id}"
 
-    # ...two services in that one trace...
-    spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
-    crashed = one(spans, service="inventory", kind="SERVER")
-    client = one(spans, service="checkout", kind="CLIENT")
-    server = one(spans, service="checkout", kind="SERVER")
-    assert crashed.parent_id == client.span_id and client.parent_id == server.span_id
+    # ...two services in that one connected trace: checkout's request, its call, inventory's crash...
+    trace = traces.get(response, spans=3)
+    trace.assert_connected()
+    crashed = trace.one(service="inventory", kind="server")
+    client = trace.one(service="checkout", kind="client")
+    server = trace.root
+    assert crashed.parent is client and client.parent is server
 
     # ...and the error where it happened: inventory raised, with its exception recorded...
-    assert crashed.status == "ERROR"
+    crashed.assert_error("SimulatedCrash")
     assert crashed.attributes["http.response.status_code"] == 500
     exception = crashed.event("exception")
     assert exception is not None
-    assert exception.attributes["exception.type"].endswith("SimulatedCrash")
     assert "fault-crash" in exception.attributes["exception.message"]
     assert "inventory/faults.py" in exception.attributes["exception.stacktrace"]
     # ...checkout's call saw a 500...
-    assert client.status == "ERROR"
+    client.assert_error()
     assert client.attributes["http.response.status_code"] == 500 and client.attributes["error.type"] == "500"
     # ...and checkout answered 502 because of it.
-    assert server.status == "ERROR" and server.attributes["http.response.status_code"] == 502
+    server.assert_error()
+    assert server.attributes["http.response.status_code"] == 502
 
     # The error lines logged inside the request are events of the span they were logged in;
     # the exception is on inventory's span once, though it was both recorded and logged.
@@ -146,7 +140,7 @@ def test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened(
 
 
 def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
-    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource, timings: InventoryTimings
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: Traces, timings: InventoryTimings
 ) -> None:
     started = time.monotonic()
     response = place(checkout, "fault-slow")
@@ -158,47 +152,50 @@ def test_a_slow_inventory_times_out_at_the_deadline_and_stops_working(
     assert timings.inventory_timeout_s <= elapsed < timings.inventory_slow_s, elapsed
     trace_id = trace_of(response)
 
-    spans = traces.wait_for(trace_id, lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
-    client = one(spans, service="checkout", kind="CLIENT")
-    assert client.status == "ERROR" and client.attributes["error.type"] == "ReadTimeout"
-    assert client.event("exception") is not None
+    trace = traces.get(response, spans=3)
+    trace.assert_connected()
+    client = trace.one(service="checkout", kind="client")
+    client.assert_error("ReadTimeout")
+    assert client.attributes["error.type"] == "ReadTimeout"
 
     # inventory's span is in the same trace, and inventory stopped when checkout gave up
     # (hung up), before its simulated delay was over: the twin of Go's ctx.Done().
-    slow = one(spans, service="inventory", kind="SERVER")
-    assert slow.parent_id == client.span_id
+    slow = trace.one(service="inventory", kind="server")
+    assert slow.parent is client
     assert slow.event("client disconnected: request cancelled") is not None
-    assert (slow.end_ns - slow.start_ns) / 1e9 < timings.inventory_slow_s
+    assert slow.duration.total_seconds() < timings.inventory_slow_s
     assert [line for line in inventory.logs_of(trace_id) if "cancelling" in line["message"]]
 
-    server = one(spans, service="checkout", kind="SERVER")
-    assert server.status == "ERROR" and server.attributes["http.response.status_code"] == 504
+    server = trace.root
+    server.assert_error()
+    assert server.attributes["http.response.status_code"] == 504
 
 
-def test_sold_out_is_a_409_with_the_client_span_in_error(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+def test_sold_out_is_a_409_with_the_client_span_in_error(checkout: ServiceUnderTest, traces: Traces) -> None:
     response = place(checkout, "sold-out")
     assert response.status_code == 409
     assert response.json()["error"] == "out_of_stock"
-    trace_id = trace_of(response)
+    trace_of(response)
 
-    spans = traces.wait_for(trace_id, lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)))
+    trace = traces.get(response, until=both_calls_served)
+    trace.assert_connected()
     # A 4xx is the caller's problem: SERVER spans stay UNSET, the CLIENT span that got it is ERROR.
-    assert one(spans, service="checkout", kind="SERVER").status == "UNSET"
-    assert all(s.status == "UNSET" for s in inventory_servers(spans))
-    refused = one(spans, service="checkout", kind="CLIENT", name="POST")
-    assert refused.status == "ERROR" and refused.attributes["error.type"] == "409"
+    assert [s.status for s in trace.find(kind="server")] == ["unset"] * 3
+    refused = trace.one(service="checkout", kind="client", name="POST")
+    refused.assert_error()
+    assert refused.attributes["error.type"] == "409"
 
 
-def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+def test_an_unknown_sku_is_a_404_from_inventory(checkout: ServiceUnderTest, traces: Traces) -> None:
     response = place(checkout, "no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_sku"
-    spans = traces.wait_for(trace_of(response), lambda s: bool(inventory_servers(s)) and bool(checkout_server(s)))
-    assert one(spans, service="checkout", kind="CLIENT").attributes["http.response.status_code"] == 404
+    trace = traces.get(trace_of(response), until=lambda t: bool(t.find(service="inventory", kind="server")))
+    assert trace.one(service="checkout", kind="client").attributes["http.response.status_code"] == 404
 
 
 def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_span(
-    spawn: Spawn, traces: SpanSource, timings: InventoryTimings
+    spawn: Spawn, traces: Traces, timings: InventoryTimings
 ) -> None:
     lonely = spawn("checkout", OTEL_SERVICE_NAME="checkout-alone")  # its INVENTORY_URL points at a closed port
     elapsed = assert_inventory_down_story(lonely, traces)
@@ -206,7 +203,7 @@ def test_inventory_down_is_a_fast_503_with_the_connection_error_on_the_client_sp
     assert elapsed < timings.inventory_timeout_s
 
 
-def assert_inventory_down_story(checkout: ServiceUnderTest, traces: SpanSource) -> float:
+def assert_inventory_down_story(checkout: ServiceUnderTest, traces: Traces) -> float:
     """What a checkout whose inventory is down answers and traces (also run against the stack).
 
     Returns how long the answer took, to compare with the checkout's deadline.
@@ -219,23 +216,24 @@ def assert_inventory_down_story(checkout: ServiceUnderTest, traces: SpanSource) 
 
     assert response.status_code == 503
     assert response.json()["error"] == "inventory_unavailable"
-    spans = traces.wait_for(trace_of(response), lambda s: len(s) == 2)
-    client = one(spans, kind="CLIENT")
-    assert client.status == "ERROR" and client.attributes["error.type"] == "ConnectError"
-    assert client.event("exception") is not None
-    assert one(spans, kind="SERVER").attributes["http.response.status_code"] == 503
+    trace = traces.get(trace_of(response), spans=2)
+    trace.one(kind="client").assert_error("ConnectError")
+    assert trace.one(kind="client").attributes["error.type"] == "ConnectError"
+    assert trace.root.attributes["http.response.status_code"] == 503
     assert httpx.get(f"{checkout.url}/readyz").status_code == 503
     return elapsed
 
 
-def test_an_incoming_traceparent_is_continued(checkout: ServiceUnderTest, traces: SpanSource) -> None:
+def test_an_incoming_traceparent_is_continued(checkout: ServiceUnderTest, traces: Traces) -> None:
     # Random ids: Jaeger keeps traces across runs, and a reused id would merge them.
     caller_trace, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     response = place(checkout, "item-123", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
     assert response.status_code == 201
     assert trace_of(response) == caller_trace
-    spans = traces.wait_for(caller_trace, lambda s: len(inventory_servers(s)) == 2 and bool(checkout_server(s)))
-    assert one(spans, service="checkout", kind="SERVER").parent_id == caller_span
+    trace = traces.get(caller_trace, until=both_calls_served)
+    # The caller's span is not in this trace store: checkout's request waits for it, as the root's child.
+    (served,) = trace.waiting
+    assert (served.service, served.kind, served.span.parent_id) == ("checkout", "server", caller_span)
 
 
 MALFORMED_TRACEPARENTS = {
@@ -250,19 +248,19 @@ MALFORMED_TRACEPARENTS = {
 }
 
 
-def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(
-    checkout: ServiceUnderTest, traces: SpanSource
-) -> None:
+def test_a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds(checkout: ServiceUnderTest, traces: Traces) -> None:
     for case, header in MALFORMED_TRACEPARENTS.items():
         response = place(checkout, "item-123", headers={"traceparent": header})
         assert response.status_code == 201, case
         trace_id = trace_of(response)
         assert trace_id not in header.lower(), case
-        spans = traces.wait_for(trace_id, lambda s: bool(checkout_server(s)))
-        assert one(spans, service="checkout", kind="SERVER").parent_id is None, case
+        trace = traces.get(trace_id, until=lambda t: bool(t.find(service="checkout", kind="server")))
+        assert trace.one(service="checkout", kind="server").span.parent_id is None, case
 
 
-def test_health_checks_are_never_traced(checkout: ServiceProcess, inventory: ServiceProcess, sink: OtlpSink) -> None:
+def test_health_checks_are_never_traced(
+    checkout: ServiceProcess, inventory: ServiceProcess, sink: OtlpSink, traces: Traces
+) -> None:
     for service in (checkout, inventory):
         for path in ("/healthz", "/readyz"):
             response = httpx.get(f"{service.url}{path}")
@@ -270,7 +268,7 @@ def test_health_checks_are_never_traced(checkout: ServiceProcess, inventory: Ser
             assert "traceresponse" not in response.headers
     # A traced request after the probes: once its spans are in, the probes' would be too.
     response = place(checkout, "item-123")
-    sink.store.wait_for(trace_of(response), lambda s: len(inventory_servers(s)) == 2)
+    traces.get(response, until=both_calls_served)
     probed = [
         s
         for s in sink.store.all()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import checkout, inventory, prometheus, stack_is_up, timings, traces  # noqa: F401 (fixtures)
+from tests.e2e.conftest import checkout, inventory, jaeger, prometheus, stack_is_up, timings  # noqa: F401 (fixtures)
 from tests.support.processes import ROOT
 from tests.support.results import recorded
 

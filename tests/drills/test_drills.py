@@ -29,23 +29,23 @@ def p(results: list[Result], q: int) -> float:
     return statistics.quantiles(latencies, n=100, method="inclusive")[q - 1] if len(latencies) > 1 else latencies[0]
 
 
-def spans_per_order(traces: JaegerClient) -> int:
+def spans_per_order(jaeger: JaegerClient) -> int:
     """How many spans one good order makes, read from a fresh trace in Jaeger once it has held still for 3 s.
 
     The confirmation runs after the reply, so its spans come a batch later.
     """
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
-    return len(traces.wait_for(response.json()["trace_id"], settled(3.0)))
+    return len(jaeger.wait_for(response.json()["trace_id"], settled(3.0)))
 
 
-def spans_in_jaeger(traces: JaegerClient, trace_id: str) -> int:
+def spans_in_jaeger(jaeger: JaegerClient, trace_id: str) -> int:
     try:
-        return len(traces.trace(trace_id))
+        return len(jaeger.trace(trace_id))
     except TraceNotFound:
         return 0
 
 
-def missing_spans(traces: JaegerClient, results: list[Result], expected: int, within_s: float = 30.0) -> int:
+def missing_spans(jaeger: JaegerClient, results: list[Result], expected: int, within_s: float = 30.0) -> int:
     """The spans these orders' traces still lack once every one is whole, or after ``within_s``.
 
     A span late on its way (a retry, a queue draining) is waited for, not counted
@@ -54,7 +54,7 @@ def missing_spans(traces: JaegerClient, results: list[Result], expected: int, wi
     deadline = time.monotonic() + within_s
     pending = {r.trace_id for r in results if r.trace_id}
     while True:
-        short = {t: expected - n for t in pending if (n := spans_in_jaeger(traces, t)) < expected}
+        short = {t: expected - n for t in pending if (n := spans_in_jaeger(jaeger, t)) < expected}
         if not short or time.monotonic() >= deadline:
             return sum(short.values())
         pending = set(short)
@@ -82,8 +82,8 @@ def with_30_s_outage(service: str, duration_s: float) -> Load:
 EXPORT_BLOCKED_S = 0.8 + 1.6 + 3.2
 
 
-def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, record: dict[str, Any]) -> None:
-    expected = spans_per_order(traces)
+def test_collector_down_for_30_s_costs_spans_not_requests(jaeger: JaegerClient, record: dict[str, Any]) -> None:
+    expected = spans_per_order(jaeger)
     since = time.time_ns()
     load = with_30_s_outage("otel-collector", duration_s=55)
     before, during, after = load.between(0, 10), load.between(10, 40), load.between(45, 55)
@@ -95,10 +95,10 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
     slowest = max(r.latency_s for r in during)
     assert slowest < EXPORT_BLOCKED_S, f"an order took {slowest:.2f} s while the Collector was down"
     # After the restart, new traces arrive whole.
-    assert missing_spans(traces, after, expected) == 0
+    assert missing_spans(jaeger, after, expected) == 0
     # Each service exports its spans in order, so with the later orders whole, what
     # survived of the outage's is in: what is missing now is lost, not late.
-    lost = missing_spans(traces, during, expected, within_s=0)
+    lost = missing_spans(jaeger, during, expected, within_s=0)
     # The doctor reads the outage's window as what it is: spans the pipeline lost, never a
     # break in the code (the context flowed; the spans that carried it were dropped).
     status, report = doctor(since, time.time_ns(), "--wait", "0s")
@@ -118,16 +118,16 @@ def test_collector_down_for_30_s_costs_spans_not_requests(traces: JaegerClient, 
     }
 
 
-def test_jaeger_restart_loses_no_span(traces: JaegerClient, record: dict[str, Any]) -> None:
-    expected = spans_per_order(traces)
+def test_jaeger_restart_loses_no_span(jaeger: JaegerClient, record: dict[str, Any]) -> None:
+    expected = spans_per_order(jaeger)
     with Load(duration_s=40) as load:
         load.at(10)
         took = time.monotonic()
         compose("restart", "jaeger", timeout_s=120)
         took = time.monotonic() - took
     assert {r.outcome for r in load.results} == {201}
-    wait_until(lambda: httpx.get(f"{traces.url}/", timeout=2).status_code == 200, 60, "Jaeger back")
-    lost = missing_spans(traces, load.results, expected)  # waits out the Collector's retries and queue
+    wait_until(lambda: httpx.get(f"{jaeger.url}/", timeout=2).status_code == 200, 60, "Jaeger back")
+    lost = missing_spans(jaeger, load.results, expected)  # waits out the Collector's retries and queue
     assert lost == 0
     record["jaeger_restart"] = {"orders": len(load.results), "restart_s": round(took, 1), "spans_lost": lost}
 
@@ -141,14 +141,14 @@ GOOD_CHECKOUT_SERVER: SpanKey = ("checkout", "SERVER", "UNSET")
 
 
 def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
-    traces: JaegerClient, prometheus: PrometheusClient, record: dict[str, Any]
+    jaeger: JaegerClient, prometheus: PrometheusClient, record: dict[str, Any]
 ) -> None:
     """Prometheus pulls: while it is down nothing waits on it, and the Collector's counters keep counting.
 
     What the gap costs is resolution: no sample is stored for it, so a rate over
     the gap is the average across it; the next scrape has the whole count.
     """
-    expected = spans_per_order(traces)
+    expected = spans_per_order(jaeger)
     before = quiet_counts(prometheus)
     load = with_30_s_outage("prometheus", duration_s=50)
     assert {r.outcome for r in load.results} == {201}
@@ -158,7 +158,7 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     ]
     ((_, samples),) = prometheus.stored(CHECKOUT_CALLS, window_s=120)
     gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
-    lost = missing_spans(traces, load.results, expected)
+    lost = missing_spans(jaeger, load.results, expected)
     assert lost == 0
     assert counted == len(load.results), f"{len(load.results)} orders, {counted} counted"
     assert max(gaps) >= 25, f"no gap in the stored samples while Prometheus was down: {gaps}"
@@ -267,9 +267,9 @@ def test_inventory_down_is_fast_503s_then_recovery_by_itself(timings: InventoryT
 
 
 def test_sigterm_under_load_finishes_what_is_in_flight(
-    traces: JaegerClient, timings: InventoryTimings, record: dict[str, Any]
+    jaeger: JaegerClient, timings: InventoryTimings, record: dict[str, Any]
 ) -> None:
-    expected = spans_per_order(traces)
+    expected = spans_per_order(jaeger)
     # Slow orders (each held for checkout's budget) make sure some are in flight at the SIGTERM.
     with Load(duration_s=30, mix={"item-123": 4.0, "fault-slow": 1.0}) as load:
         load.at(10)
@@ -289,7 +289,7 @@ def test_sigterm_under_load_finishes_what_is_in_flight(
     # keep-alive connection just as the stopping server closed it (ReadError): never read,
     # so never started. Every order that was started was answered, with its whole trace.
     assert {r.outcome for r in refused} <= {"ConnectError", "ReadError", "RemoteProtocolError"}
-    assert missing_spans(traces, answered, expected) == 0
+    assert missing_spans(jaeger, answered, expected) == 0
     record["checkout_sigterm"] = {
         "answered": len(answered),
         "slow_in_flight_at_sigterm_answered": len(in_flight),

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from explore.logs import LogLine, LogsUnavailable, from_compose, of_trace
 from shoptrace.services import SERVICES
 from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
@@ -22,6 +23,7 @@ from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
 from tracecheck.jaeger import JaegerClient
 from tracecheck.prometheus import PrometheusClient, SpanCounts, SpanKey
+from tracecheck.traces import JaegerSource, Logs, TraceSource
 
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"
@@ -84,8 +86,27 @@ def stack_is_up() -> None:
 
 
 @pytest.fixture(scope="session")
-def traces() -> JaegerClient:
+def jaeger() -> JaegerClient:
     return JaegerClient(JAEGER_URL)
+
+
+@pytest.fixture(scope="session")
+def trace_source(jaeger: JaegerClient) -> TraceSource:
+    """The plugin's ``traces`` read the stack's Jaeger (the plugin's own default is localhost)."""
+    return JaegerSource(jaeger)
+
+
+@pytest.fixture(scope="session")
+def trace_logs() -> Logs:
+    """A failed trace assertion shows the stack's log lines of that trace."""
+
+    def lines(trace_id: str) -> tuple[list[LogLine] | None, str]:
+        try:
+            return of_trace(from_compose(cwd=ROOT), trace_id), "from docker compose logs"
+        except LogsUnavailable as exc:
+            return None, str(exc)
+
+    return lines
 
 
 @pytest.fixture(scope="session")

@@ -28,19 +28,19 @@ def order(sku: str) -> httpx.Response:
     return httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": sku, "quantity": 1}, timeout=10)
 
 
-def failed_order(sku: str, status: int, traces: JaegerClient, whole: Callable[[list[Span]], bool]) -> dict[str, Any]:
+def failed_order(sku: str, status: int, jaeger: JaegerClient, whole: Callable[[list[Span]], bool]) -> dict[str, Any]:
     """Order ``sku``, check the failure's status, wait until Jaeger has its whole trace; the error body."""
     response = order(sku)
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
-    traces.wait_for(body["trace_id"], whole)
+    jaeger.wait_for(body["trace_id"], whole)
     return body
 
 
 def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the_exception(
-    ui: JaegerUI, traces: JaegerClient
+    ui: JaegerUI, jaeger: JaegerClient
 ) -> None:
-    body = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)
+    body = failed_order("fault-crash", 502, jaeger, lambda s: len(s) == 3)
 
     view = ui.open_trace(body["trace_url"])
     assert view.title.startswith("checkout: POST /checkout")
@@ -72,12 +72,12 @@ def test_a_crash_opened_from_its_trace_url_shows_the_error_on_every_span_and_the
 
 
 def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cancellation(
-    ui: JaegerUI, traces: JaegerClient
+    ui: JaegerUI, jaeger: JaegerClient
 ) -> None:
     body = failed_order(
         "fault-slow",
         504,
-        traces,
+        jaeger,
         lambda s: any(e.name == "client disconnected: request cancelled" for x in s for e in x.events) and len(s) == 3,
     )
 
@@ -96,9 +96,9 @@ def test_a_timeout_shows_the_read_timeout_on_checkouts_call_and_inventorys_cance
 
 
 def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its_errors(
-    ui: JaegerUI, traces: JaegerClient
+    ui: JaegerUI, jaeger: JaegerClient
 ) -> None:
-    trace_id = failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)["trace_id"]
+    trace_id = failed_order("fault-crash", 502, jaeger, lambda s: len(s) == 3)["trace_id"]
 
     results = ui.search(service="checkout", tags="error=true")
     (found,) = [r for r in results if r.trace_id_prefix == trace_id[:7]]
@@ -108,13 +108,13 @@ def test_the_search_form_finds_the_crash_by_error_tag_with_both_services_and_its
 
 
 def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace_with_the_sql_spans(
-    ui: JaegerUI, traces: JaegerClient
+    ui: JaegerUI, jaeger: JaegerClient
 ) -> None:
     response = order("item-123")
     assert response.status_code == 201
     trace_id = traceresponse(response).trace_id
     # 13 spans: checkout's 5 (its confirmation after the reply included) and inventory's 8.
-    traces.wait_for(trace_id, lambda s: len(s) == 13)
+    jaeger.wait_for(trace_id, lambda s: len(s) == 13)
 
     view = ui.lookup(trace_id)
     assert view.page.url.endswith(f"/trace/{trace_id}")
@@ -135,10 +135,10 @@ def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace
 
 
 def test_the_monitor_tab_shows_inventorys_crashes_as_an_error_rate_and_links_to_their_traces(
-    ui: JaegerUI, traces: JaegerClient
+    ui: JaegerUI, jaeger: JaegerClient
 ) -> None:
     """Request rate, error rate and latency from the spans' metrics, read from Prometheus by Jaeger."""
-    crashes = [failed_order("fault-crash", 502, traces, lambda s: len(s) == 3)["trace_id"] for _ in range(3)]
+    crashes = [failed_order("fault-crash", 502, jaeger, lambda s: len(s) == 3)["trace_id"] for _ in range(3)]
     assert all(order("item-123").status_code == 201 for _ in range(3))
 
     monitor = ui.monitor("inventory")
@@ -155,10 +155,10 @@ def test_the_monitor_tab_shows_inventorys_crashes_as_an_error_rate_and_links_to_
     assert {c[:7] for c in crashes} <= listed, (crashes, listed)
 
 
-def test_the_system_architecture_tab_draws_checkout_calling_inventory(ui: JaegerUI, traces: JaegerClient) -> None:
+def test_the_system_architecture_tab_draws_checkout_calling_inventory(ui: JaegerUI, jaeger: JaegerClient) -> None:
     """The map a person expects: the edge as Jaeger's storage reads it from the traces' parent links across services."""
     response = order("item-123")
-    traces.wait_for(response.json()["trace_id"], lambda spans: len({s.service for s in spans}) == 2)
+    jaeger.wait_for(response.json()["trace_id"], lambda spans: len({s.service for s in spans}) == 2)
     now_ms = int(time.time() * 1000)
     links = httpx.get(f"{JAEGER_URL}/api/dependencies", params={"endTs": str(now_ms), "lookback": "600000"}, timeout=10)
     links.raise_for_status()

@@ -66,7 +66,7 @@ class RunWindow:
 
 
 @pytest.fixture(scope="module")
-def windows(traces: JaegerClient) -> dict[str, RunWindow]:
+def windows(jaeger: JaegerClient) -> dict[str, RunWindow]:
     since = time.time_ns()
     result = run_module(
         "examples.pitfalls",
@@ -81,7 +81,7 @@ def windows(traces: JaegerClient) -> dict[str, RunWindow]:
     assert [run.label for run in runs] == list(EXPECTED)
 
     # Every span of every run in Jaeger (the doctor would call a parent still on its way lost).
-    held = [[s for trace_id, n in run.spans_by_trace.items() for s in traces.wait_for(trace_id, has_spans(n))] for run in runs]
+    held = [[s for trace_id, n in run.spans_by_trace.items() for s in jaeger.wait_for(trace_id, has_spans(n))] for run in runs]
     extents = [(min(s.start_ns for s in spans), max(s.end_ns for s in spans)) for spans in held]
     for (_, end), (start, _) in pairwise(extents):
         assert end < start, "the runs overlap in time"

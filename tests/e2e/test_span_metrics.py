@@ -23,7 +23,7 @@ from tracecheck.prometheus import PrometheusClient, SpanKey
 MIX = {"item-123": (5, 201), "fault-crash": (3, 502), "sold-out": (2, 409)}
 
 
-def test_span_metrics_count_every_span_of_a_known_mix(traces: JaegerClient, prometheus: PrometheusClient) -> None:
+def test_span_metrics_count_every_span_of_a_known_mix(jaeger: JaegerClient, prometheus: PrometheusClient) -> None:
     before = quiet_counts(prometheus)
     trace_ids = []
     for sku, (count, status) in MIX.items():
@@ -32,10 +32,10 @@ def test_span_metrics_count_every_span_of_a_known_mix(traces: JaegerClient, prom
             assert response.status_code == status, response.text
             trace_ids.append(response.json()["trace_id"])
 
-    # What the connector must count: every span of these traces, as Jaeger has them.
+    # What the connector must count: every span of these jaeger, as Jaeger has them.
     expected: Counter[SpanKey] = Counter()
     for trace_id in trace_ids:
-        expected.update((s.service, s.kind, s.status) for s in traces.wait_for(trace_id, settled(1.0)))
+        expected.update((s.service, s.kind, s.status) for s in jaeger.wait_for(trace_id, settled(1.0)))
     grown = quiet_counts(prometheus, at_least=expected, since=before).since(before)
     assert grown == expected, f"grown by {dict(grown)}, the orders' spans: {dict(expected)}"
     assert expected[("inventory", "SERVER", "ERROR")] == MIX["fault-crash"][0]

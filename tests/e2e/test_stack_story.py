@@ -1,8 +1,9 @@
 """The trace story against the real stack: services in containers, the Collector, Jaeger.
 
-The story tests of tests/test_trace_story.py run here unchanged, with the
-spans read back from Jaeger's API and the logs from ``docker compose logs``
-(see conftest.py). What only the stack can show is added below.
+The story tests of tests/test_trace_story.py run here unchanged: the ``traces``
+fixture of tracecheck's pytest plugin reads from Jaeger's API here, with the
+logs from ``docker compose logs`` on failure (see conftest.py). What only the
+stack can show is added below.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.test_trace_story import (  # noqa: F401 (collected by pytest, with th
     test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened,
 )
 from tracecheck.jaeger import JaegerClient
+from tracecheck.traces import Traces
 
 
 def wait_ready(url: str, timeout_s: float = 60) -> None:
@@ -39,7 +41,7 @@ def wait_ready(url: str, timeout_s: float = 60) -> None:
 
 
 def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
-    checkout: ComposeService, traces: JaegerClient, timings: InventoryTimings
+    checkout: ComposeService, traces: Traces, timings: InventoryTimings
 ) -> None:
     compose("stop", "inventory")
     try:
@@ -52,25 +54,25 @@ def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(
     assert httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).status_code == 201
 
 
-def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeService, traces: JaegerClient) -> None:
+def test_health_checks_polled_by_compose_never_reach_jaeger(checkout: ComposeService, jaeger: JaegerClient) -> None:
     # compose has polled /readyz every few seconds since the stack started.
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10)
-    traces.wait_for(response.json()["trace_id"], lambda s: len(s) > 3)
+    jaeger.wait_for(response.json()["trace_id"], lambda s: len(s) > 3)
     for service in ("checkout", "inventory"):
-        operations = httpx.get(f"{traces.url}/api/v3/operations", params={"service": service}, timeout=5)
+        operations = httpx.get(f"{jaeger.url}/api/v3/operations", params={"service": service}, timeout=5)
         operations.raise_for_status()
         names = {op["name"] for op in operations.json()["operations"]}
         assert names, f"Jaeger knows no operations of {service}"
         assert not [n for n in names if "healthz" in n or "readyz" in n], names
 
 
-def test_traces_survive_a_jaeger_restart(traces: JaegerClient) -> None:
+def test_traces_survive_a_jaeger_restart(jaeger: JaegerClient) -> None:
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     trace_id = response.json()["trace_id"]
-    before = traces.wait_for(
+    before = jaeger.wait_for(
         trace_id, lambda s: len({x.service for x in s}) == 2 and any(x.kind == "SERVER" and x.service == "checkout" for x in s)
     )
     compose("restart", "jaeger", timeout_s=120)
-    wait_ready(f"{traces.url}/")
-    after = traces.wait_for(trace_id, lambda s: len(s) >= len(before))
+    wait_ready(f"{jaeger.url}/")
+    after = jaeger.wait_for(trace_id, lambda s: len(s) >= len(before))
     assert {s.span_id for s in after} == {s.span_id for s in before}

@@ -26,18 +26,18 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def crash(traces: JaegerClient) -> str:
+def crash(jaeger: JaegerClient) -> str:
     response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
     assert response.status_code == 502
     trace_id = response.json()["trace_id"]
-    traces.wait_for(trace_id, lambda s: len(select(s, kind="SERVER")) == 2)
+    jaeger.wait_for(trace_id, lambda s: len(select(s, kind="SERVER")) == 2)
     return trace_id
 
 
 def test_make_trace_tells_the_story_of_a_crash_from_jaeger_and_compose_logs(
-    traces: JaegerClient, checkout: ComposeService, inventory: ComposeService
+    jaeger: JaegerClient, checkout: ComposeService, inventory: ComposeService
 ) -> None:
-    trace_id = crash(traces)
+    trace_id = crash(jaeger)
     result = make("trace", f"ID={trace_id}")
     assert result.returncode == 0, result.stderr
     assert f"http://localhost:16686/trace/{trace_id}" in result.stdout
@@ -46,20 +46,20 @@ def test_make_trace_tells_the_story_of_a_crash_from_jaeger_and_compose_logs(
     assert_crash_story(result.stdout, trace_id, expected)
 
 
-def test_make_trace_last_error_finds_the_latest_failing_trace(traces: JaegerClient) -> None:
-    crash(traces)
-    latest = crash(traces)
+def test_make_trace_last_error_finds_the_latest_failing_trace(jaeger: JaegerClient) -> None:
+    crash(jaeger)
+    latest = crash(jaeger)
     result = make("trace", "LAST_ERROR=1")
     assert result.returncode == 0, result.stderr
     assert f"most recent failing trace of checkout: {latest}" in result.stderr
     assert f"trace {latest}" in result.stdout
 
 
-def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(traces: JaegerClient) -> None:
+def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(jaeger: JaegerClient) -> None:
     """Pins the reason given in explore.jaeger_api.JaegerClient.latest_failing_trace."""
-    failing = crash(traces)
+    failing = crash(jaeger)
     good = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).json()["trace_id"]
-    traces.wait_for(good, lambda s: len(select(s, kind="SERVER")) == 3)
+    jaeger.wait_for(good, lambda s: len(select(s, kind="SERVER")) == 3)
 
     now = time.time()
     v3_window = {
@@ -68,12 +68,12 @@ def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(t
         "query.start_time_max": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60)),
         "query.num_traces": "1000",
     }
-    by_error = httpx.get(f"{traces.url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10)
+    by_error = httpx.get(f"{jaeger.url}/api/v3/traces", params={**v3_window, "query.attributes": '{"error":"true"}'}, timeout=10)
     assert by_error.status_code == 200
     assert failing in by_error.text and good in by_error.text  # the filter is not applied
 
     legacy = httpx.get(
-        f"{traces.url}/api/traces",
+        f"{jaeger.url}/api/traces",
         timeout=10,
         params={"service": "checkout", "tags": '{"error":"true"}', "lookback": "1h", "limit": "1000"},
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import prometheus, stack_is_up, traces  # noqa: F401 (fixtures)
+from tests.e2e.conftest import jaeger, prometheus, stack_is_up  # noqa: F401 (fixtures)
 from tests.support.load import wait_until
 from tests.support.processes import ROOT
 from tests.support.results import recorded

@@ -54,10 +54,10 @@ def accepted_by(prometheus: PrometheusClient, address: str) -> float:
     return samples[0].value if samples else 0.0
 
 
-def in_jaeger(traces: JaegerClient, result: Result) -> list[Span]:
+def in_jaeger(jaeger: JaegerClient, result: Result) -> list[Span]:
     assert result.trace_id
     try:
-        return traces.trace(result.trace_id)
+        return jaeger.trace(result.trace_id)
     except TraceNotFound:
         return []
 
@@ -68,7 +68,7 @@ def duplicated(spans: list[Span]) -> bool:
 
 
 def test_a_killed_gateway_loses_only_what_it_held(
-    traces: JaegerClient, prometheus: PrometheusClient, policy: Policy, record: dict[str, Any]
+    jaeger: JaegerClient, prometheus: PrometheusClient, policy: Policy, record: dict[str, Any]
 ) -> None:
     assert policy.gateways >= 2, "killing the only gateway would lose everything: run with GATEWAYS >= 2"
     victim = gateway_containers()[-1]
@@ -91,13 +91,13 @@ def test_a_killed_gateway_loses_only_what_it_held(
     wrong = [(r.sku, r.outcome) for r in load.results if r.outcome != STATUS[r.sku]]
     assert not wrong, f"checkout answered otherwise while a gateway was down: {wrong[:10]}"
     failing = [r for r in load.results if r.sku != "item-123"]
-    stored = {r.trace_id: in_jaeger(traces, r) for r in failing}
+    stored = {r.trace_id: in_jaeger(jaeger, r) for r in failing}
     # Every decision is made and sent; a trace not whole yet is either still in Jaeger's
     # own batch (asked again until that has surely been written) or lost.
     deadline = time.monotonic() + JAEGER_WRITES_WITHIN_S
     while (gone := [r for r in failing if not stored[r.trace_id] or holes(stored[r.trace_id])]) and time.monotonic() < deadline:
         time.sleep(0.5)
-        stored.update({r.trace_id: in_jaeger(traces, r) for r in gone})
+        stored.update({r.trace_id: in_jaeger(jaeger, r) for r in gone})
     twice = [r for r in failing if duplicated(stored[r.trace_id])]
     # What the victim held: traces routed to it in the decision wait before the kill.
     held = (killed - HELD_S, killed + 1.0)

@@ -47,7 +47,7 @@ def shape(spans: list[Span]) -> Shape:
     return Counter((s.service, s.kind, s.status) for s in spans)
 
 
-def kept(traces: JaegerClient, results: list[Result], expected: int) -> dict[str, list[Span]]:
+def kept(jaeger: JaegerClient, results: list[Result], expected: int) -> dict[str, list[Span]]:
     """The traces Jaeger has of these orders, by trace id, once it has the ``expected`` many the gateways kept.
 
     Asked after the gateways sent them; only Jaeger's own batch can still be
@@ -60,9 +60,9 @@ def kept(traces: JaegerClient, results: list[Result], expected: int) -> dict[str
             assert result.trace_id
             if result.trace_id not in found:
                 with contextlib.suppress(TraceNotFound):
-                    found[result.trace_id] = traces.trace(result.trace_id)
+                    found[result.trace_id] = jaeger.trace(result.trace_id)
         if len(found) >= expected or time.monotonic() >= deadline:
-            assert len(found) == expected, f"the gateways kept {expected} good traces, Jaeger has {len(found)}"
+            assert len(found) == expected, f"the gateways kept {expected} good jaeger, Jaeger has {len(found)}"
             return found
         time.sleep(0.5)
 
@@ -73,7 +73,7 @@ def span_of(spans: list[Span]) -> float:
 
 
 def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
-    traces: JaegerClient, prometheus: PrometheusClient, policy: Policy, record: dict[str, Any]
+    jaeger: JaegerClient, prometheus: PrometheusClient, policy: Policy, record: dict[str, Any]
 ) -> None:
     before = quiet_counts(prometheus)
     wait_decided_and_sent(prometheus)  # nothing of the tests before still to decide
@@ -95,7 +95,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
         assert result.trace_id
         # Returns at once if whole; waits only for Jaeger's own batch still being written.
         try:
-            spans = traces.wait_for(
+            spans = jaeger.wait_for(
                 result.trace_id, lambda spans: bool(spans) and not holes(spans), timeout_s=JAEGER_WRITES_WITHIN_S
             )
         except TraceIncomplete as exc:
@@ -106,7 +106,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
 
     # The good ones: Jaeger has every one the gateways kept, each whole ...
     good = [r for r in results if r.sku == GOOD]
-    good_kept = kept(traces, good, decisions.get("true", 0) - len(failing))
+    good_kept = kept(jaeger, good, decisions.get("true", 0) - len(failing))
     for trace_id, spans in good_kept.items():
         assert not holes(spans), f"kept good trace {trace_id} is not whole: {holes(spans)}"
         shapes.setdefault(GOOD, set()).add(tuple(sorted(shape(spans).items())))
@@ -146,7 +146,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
     }
 
 
-def test_a_slow_trace_is_kept_though_nothing_failed(traces: JaegerClient, policy: Policy) -> None:
+def test_a_slow_trace_is_kept_though_nothing_failed(jaeger: JaegerClient, policy: Policy) -> None:
     """The latency policy on its own: OK traces longer than SAMPLE_SLOW_MS, sent straight to the agent."""
     assert policy.ok_percent <= 50, "with most good traces kept anyway, 20 slow ones kept would prove nothing"
     provider = TracerProvider(resource=Resource.create({"service.name": "scale-probe"}))
@@ -164,7 +164,7 @@ def test_a_slow_trace_is_kept_though_nothing_failed(traces: JaegerClient, policy
     missing = []
     for trace_id in trace_ids:
         try:
-            traces.wait_for(trace_id, has_spans(1), timeout_s=DECIDED_WITHIN_S + 15)
+            jaeger.wait_for(trace_id, has_spans(1), timeout_s=DECIDED_WITHIN_S + 15)
         except TraceIncomplete:
             missing.append(trace_id)
     assert not missing, f"{len(missing)} of 20 slow OK traces were dropped: {missing[:3]}"

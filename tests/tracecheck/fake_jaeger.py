@@ -46,7 +46,15 @@ def _span_json(span: Span) -> dict[str, Any]:
         "endTimeUnixNano": str(span.end_ns),
         "attributes": [{"key": k, "value": _value(v)} for k, v in span.attributes.items()],
         "links": [{"traceId": t, "spanId": s} for t, s in span.links],
-        "status": {},
+        "events": [
+            {
+                "name": e.name,
+                "timeUnixNano": str(span.start_ns),
+                "attributes": [{"key": k, "value": _value(v)} for k, v in e.attributes.items()],
+            }
+            for e in span.events
+        ],
+        "status": {} if span.status == "UNSET" else {"code": f"STATUS_CODE_{span.status}", "message": span.status_message},
     }
 
 

@@ -30,16 +30,16 @@ def whole_order(spans: list[Span]) -> bool:
 
 
 def test_a_real_order_teaches_the_address_book_and_a_direct_call_is_an_entry_point(
-    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: SpanSource
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, span_store: SpanSource
 ) -> None:
     order = httpx.post(f"{checkout.url}/checkout", json={"sku": "item-123", "quantity": 1}, timeout=10)
     assert order.status_code == 201
     order_trace = traceresponse(order).trace_id
-    order_spans = traces.wait_for(order_trace, whole_order)
+    order_spans = span_store.wait_for(order_trace, whole_order)
     # Only now, with checkout's request over (its span has arrived, so it had ended), call inventory directly.
     direct = httpx.get(f"{inventory.url}/stock/item-123", timeout=10)
     direct_trace = traceresponse(direct).trace_id
-    direct_spans = traces.wait_for(direct_trace, lambda s: bool(select(s, kind="SERVER")))
+    direct_spans = span_store.wait_for(direct_trace, lambda s: bool(select(s, kind="SERVER")))
 
     diagnosis = diagnose({order_trace: order_spans, direct_trace: direct_spans})
 
