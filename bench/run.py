@@ -29,6 +29,7 @@ from bench.jaeger import count_window
 from bench.load import CHECKOUT, INVENTORY, Endpoint, LoadResult, run_wrk
 from bench.services import ROOT, Pair, process_cpu_s, rss_mb, running_pair
 from bench.settings import Settings
+from harness.containers import container_field, memory_mb
 from harness.processes import ServiceProcess
 from tracecheck.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
 
@@ -41,39 +42,20 @@ PIPELINE_IDLE_CORES = 0.10
 PIPELINE_IDLE_WAIT_S = 90.0
 
 
-def container_field(name: str, template: str) -> str:
-    """``docker inspect -f template`` of the stack's container for the compose service ``name``."""
-    container = subprocess.run(
-        ["docker", "compose", "ps", "-q", name], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    if not container:
-        raise RuntimeError(f"the stack's {name} is not running: `make up` first")
-    return subprocess.run(
-        ["docker", "inspect", "-f", template, container], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def pipeline_pids() -> dict[str, int]:
     """Host pids of the stack's Collector and Jaeger (their CPU time is read from /proc)."""
     return {name: int(container_field(name, "{{.State.Pid}}")) for name in PIPELINE}
 
 
-_UNITS_MB = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
-
-
 def pipeline_memory_mb() -> dict[str, dict[str, float]]:
     """Each pipeline container's memory now (``docker stats``) and its limit (mem_limit), in MB."""
-    memory = {}
-    for name in PIPELINE:
-        container = container_field(name, "{{.Id}}")
-        usage = subprocess.run(
-            ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container],
-            capture_output=True, text=True, check=True,
-        ).stdout.split("/")[0].strip()  # fmt: skip
-        number, unit = float(usage.rstrip("KMGiB")), usage.lstrip("0123456789.")
-        limit = int(container_field(name, "{{.HostConfig.Memory}}")) / 2**20
-        memory[name] = {"used_mb": round(number * _UNITS_MB[unit], 1), "limit_mb": round(limit)}
-    return memory
+    return {
+        name: {
+            "used_mb": round(memory_mb(name), 1),
+            "limit_mb": round(int(container_field(name, "{{.HostConfig.Memory}}")) / 2**20),
+        }
+        for name in PIPELINE
+    }
 
 
 def pipeline_restarts() -> dict[str, str]:

@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.machine import machine
-from bench.run import container_field
 from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
+from harness.containers import container_field
 from tracecheck.prometheus import PrometheusClient, Sample
 
 SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]

@@ -34,6 +34,7 @@ from opentelemetry.trace import Span, SpanContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shoptrace import propagation
+from shoptrace.span_buffer import BufferedExporter
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,20 @@ UNTRACED_PATHS = "/healthz,/readyz"
 #: OTEL_BSP_SCHEDULE_DELAY to override.
 DEFAULT_SCHEDULE_DELAY_MS = 200
 
-#: The SDK keeps at most 2048 finished spans waiting for export and drops the
-#: rest, with a warning that says little about how many. Every order makes a
-#: dozen spans over both services, so under load the SDK's queue holds only a
-#: moment of them: one slow export (a Collector busy or restarting, the exporter
-#: retrying) and spans are lost. Four times as many ride out such a pause; the
-#: memory they take (a few kilobytes a span) is used only while the Collector
-#: lags. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
+#: The SDK keeps at most 2048 finished spans between two exports and drops the
+#: rest. The span buffer takes each batch at once, so this queue only ever holds
+#: a burst between two exports; four times the SDK's leaves room for a burst
+#: without a drop. Set OTEL_BSP_MAX_QUEUE_SIZE to override.
 DEFAULT_MAX_QUEUE_SIZE = 8192
+
+#: What the span buffer may hold while the Collector is away (shoptrace.span_buffer),
+#: in MB; SPAN_BUFFER_MB to change it. How long an outage that rides out under
+#: load is in docs/reliability.md.
+DEFAULT_SPAN_BUFFER_MB = 32.0
+#: What one finished span costs in memory, rounded up: 3.2 KB measured for a
+#: SERVER span with the HTTP attributes and an event, and its CLIENT child
+#: (bench/span_cost.py, bench/results/span-cost.json).
+SPAN_COST_BYTES = 4096
 
 #: Upper bound for flushing and shutting down at exit. uvicorn gives the
 #: lifespan no deadline of its own, and the SDK's shutdown waits up to 30 s
@@ -139,11 +146,25 @@ def exporter_names(value: str | None) -> list[str]:
 
 
 def _exporters() -> list[SpanExporter]:
-    """One exporter for each name in OTEL_TRACES_EXPORTER (see :func:`exporter_names`)."""
+    """One exporter for each name in OTEL_TRACES_EXPORTER (see :func:`exporter_names`); OTLP's is buffered."""
     return [
-        _otlp_exporter() if name == "otlp" else ConsoleSpanExporter()
+        BufferedExporter(_otlp_exporter(), span_buffer_spans(os.environ.get("SPAN_BUFFER_MB")))
+        if name == "otlp"
+        else ConsoleSpanExporter()
         for name in exporter_names(os.environ.get("OTEL_TRACES_EXPORTER"))
     ]
+
+
+def span_buffer_spans(megabytes: str | None) -> int:
+    """How many spans SPAN_BUFFER_MB (default :data:`DEFAULT_SPAN_BUFFER_MB`) holds, at :data:`SPAN_COST_BYTES` each."""
+    try:
+        budget = float(megabytes) if megabytes else DEFAULT_SPAN_BUFFER_MB
+    except ValueError:
+        raise ValueError(f"SPAN_BUFFER_MB={megabytes!r} is not a number of megabytes") from None
+    spans = int(budget * 1024 * 1024 // SPAN_COST_BYTES)
+    if spans < 1:
+        raise ValueError(f"SPAN_BUFFER_MB={megabytes!r} holds no span: one costs about {SPAN_COST_BYTES} bytes")
+    return spans
 
 
 def _otlp_exporter() -> SpanExporter:

@@ -8,6 +8,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from shoptrace import telemetry
+from shoptrace.span_buffer import BufferedExporter
 from shoptrace.telemetry import exporter_names
 from tests.conftest import Spawn
 from tests.support.otlp_sink import OtlpSink
@@ -54,7 +55,8 @@ def test_each_name_gets_its_own_exporter(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp,console")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     otlp, console = telemetry._exporters()
-    assert isinstance(otlp, OTLPSpanExporter) and isinstance(console, ConsoleSpanExporter)
+    assert isinstance(otlp, BufferedExporter) and isinstance(otlp.inner, OTLPSpanExporter)
+    assert isinstance(console, ConsoleSpanExporter)  # not buffered: it writes to stdout, which is never away
 
 
 def test_a_service_exporting_to_otlp_and_console_sends_each_span_to_both(spawn: Spawn, sink: OtlpSink) -> None:

@@ -6,6 +6,7 @@ HTTP only, read traces from Jaeger's API and logs from ``docker compose logs``.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -46,8 +47,17 @@ def quiet_counts(
     return prometheus.settled_span_calls(SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S, at_least, since)
 
 
-def compose(*args: str, timeout_s: float = 120) -> str:
-    result = subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=True)
+def compose(*args: str, timeout_s: float = 120, env: Mapping[str, str] | None = None) -> str:
+    """``docker compose *args`` at the repository's root; ``env`` adds to the environment compose reads."""
+    result = subprocess.run(
+        ["docker", "compose", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+        env={**os.environ, **env} if env else None,
+    )
     return result.stdout
 
 

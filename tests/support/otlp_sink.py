@@ -111,10 +111,10 @@ class _GrpcTraceService(trace_service_pb2_grpc.TraceServiceServicer):
 class OtlpSink:
     """OTLP/HTTP on ``http_endpoint`` and OTLP/gRPC on ``grpc_endpoint``, both into ``store``."""
 
-    def __init__(self) -> None:
+    def __init__(self, http_port: int = 0) -> None:
         self.store = SpanStore()
         handler = type("Handler", (_HttpHandler,), {"store": self.store})
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", http_port), handler)
         self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcTraceService(self.store), self._grpc)

@@ -1,0 +1,172 @@
+"""The span buffer (shoptrace.span_buffer): nothing lost while the Collector is away, memory bounded, never a wait.
+
+Its inner exporter here is a fake the test opens and closes: closed, every
+export fails (or blocks, as a real one retrying does); open, it keeps what it
+is sent. Every wait is on a condition with a deadline far beyond what the code
+needs; no assertion rests on how fast this machine is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from shoptrace.span_buffer import BufferedExporter
+from shoptrace.telemetry import span_buffer_spans
+
+#: A deadline for conditions that hold within a second or two (backoff starts at 0.5 s).
+WITHIN_S = 30.0
+
+
+class Collector(SpanExporter):
+    """A fake OTLP exporter: while closed each export fails, or blocks until opened when ``blocking``."""
+
+    def __init__(self, blocking: bool = False) -> None:
+        self.received: list[str] = []
+        self.opened = threading.Event()
+        self.blocking = blocking
+        self.failures = 0
+        self.shut = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.blocking:
+            self.opened.wait()
+        if not self.opened.is_set():
+            self.failures += 1
+            return SpanExportResult.FAILURE
+        self.received += [s.name for s in spans]
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+
+def spans(names: Sequence[str]) -> list[ReadableSpan]:
+    tracer = TracerProvider().get_tracer("test")
+    made = []
+    for name in names:
+        span = tracer.start_span(name)
+        span.end()
+        made.append(span)
+    return made  # type: ignore[return-value]  # the SDK's spans are ReadableSpans
+
+
+def names(count: int, first: int = 0) -> list[str]:
+    return [f"s{i}" for i in range(first, first + count)]
+
+
+def wait_until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WITHIN_S
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"not within {WITHIN_S} s: {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def collector() -> Collector:
+    return Collector()
+
+
+@pytest.fixture
+def buffer(collector: Collector) -> Iterator[BufferedExporter]:
+    exporter = BufferedExporter(collector, max_spans=100, batch_size=10)
+    yield exporter
+    collector.opened.set()
+    exporter.shutdown()
+
+
+def test_every_span_taken_while_the_collector_is_away_is_sent_in_order_once_it_answers(
+    buffer: BufferedExporter, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "shoptrace.span_buffer")
+    for start in range(0, 60, 20):
+        assert buffer.export(spans(names(20, start))) is SpanExportResult.SUCCESS
+    wait_until(lambda: collector.failures >= 2, "the first batch tried and tried again")
+    assert collector.received == []
+
+    collector.opened.set()
+
+    assert buffer.force_flush(round(WITHIN_S * 1000))
+    assert collector.received == names(60)
+    assert (buffer.sent, buffer.dropped) == (60, 0)
+    said = [r.getMessage() for r in caplog.records]
+    assert len([m for m in said if m.startswith("span export failed")]) == 1, said
+    assert [m for m in said if m.startswith("span export resumed") and m.endswith("no span was lost")], said
+
+
+def test_past_its_budget_the_buffer_drops_the_oldest_and_says_how_many_once(
+    buffer: BufferedExporter, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "shoptrace.span_buffer")
+    for start in range(0, 250, 25):
+        buffer.export(spans(names(25, start)))
+
+    collector.opened.set()
+
+    assert buffer.force_flush(round(WITHIN_S * 1000))
+    # 250 taken, 100 held: the 150 oldest went, the newest 100 arrived, in order.
+    assert collector.received == names(100, 150)
+    assert buffer.dropped == 150
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("span export resumed")]
+    assert len(resumed) == 1 and "150 spans were dropped meanwhile (oldest first" in resumed[0], resumed
+
+
+def test_export_never_waits_for_the_collector(collector: Collector) -> None:
+    collector.blocking = True  # an export that hangs, as one retrying for its timeout does
+    buffer = BufferedExporter(collector, max_spans=100, batch_size=10)
+    for start in range(0, 50, 10):
+        # Each returns while the sender is stuck in the collector: had it waited, this would hang.
+        assert buffer.export(spans(names(10, start))) is SpanExportResult.SUCCESS
+    assert not collector.opened.is_set()
+    collector.opened.set()
+    assert buffer.force_flush(round(WITHIN_S * 1000))
+    assert collector.received == names(50)
+    buffer.shutdown()
+
+
+def test_shutdown_is_bounded_with_the_collector_gone_and_says_what_it_could_not_send(
+    collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    collector.blocking = True
+    buffer = BufferedExporter(collector, max_spans=100, batch_size=10, shutdown_timeout_s=0.2)
+    buffer.export(spans(names(30)))
+    wait_until(lambda: buffer._in_flight == 10, "the first batch in the collector's hands")
+
+    buffer.shutdown()  # returns though the collector never answers: the test would hang otherwise
+
+    assert not collector.opened.is_set() and collector.shut
+    assert buffer.dropped == 30
+    (said,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert said.startswith("shutting down with the Collector unreachable: 30 spans not sent"), said
+    assert buffer.export(spans(["late"])) is SpanExportResult.FAILURE
+    collector.opened.set()
+
+
+def test_under_the_batch_processor_a_request_s_spans_wait_for_nothing(collector: Collector) -> None:
+    """The SDK's BatchSpanProcessor over the buffer: ending spans never blocks while the collector hangs."""
+    collector.blocking = True
+    provider = TracerProvider()
+    buffer = BufferedExporter(collector, max_spans=10_000)
+    provider.add_span_processor(BatchSpanProcessor(buffer, schedule_delay_millis=10, max_export_batch_size=50))
+    tracer = provider.get_tracer("test")
+    for name in names(500):
+        tracer.start_span(name).end()
+    wait_until(lambda: len(buffer._spans) + buffer._in_flight == 500, "every span in the buffer")
+    collector.opened.set()
+    provider.shutdown()
+    assert sorted(collector.received) == sorted(names(500))
+
+
+def test_the_budget_is_a_setting_in_megabytes() -> None:
+    assert span_buffer_spans(None) == span_buffer_spans("") == 8192  # the default 32 MB at 4 KB a span
+    assert span_buffer_spans("1") == 256
+    with pytest.raises(ValueError, match="SPAN_BUFFER_MB='lots' is not a number"):
+        span_buffer_spans("lots")
+    with pytest.raises(ValueError, match="holds no span"):
+        span_buffer_spans("0.001")
