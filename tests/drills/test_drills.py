@@ -183,6 +183,9 @@ def test_collector_down_past_the_span_buffer_drops_the_oldest_counted_and_keeps_
                 memory[name]["before"] = memory_mb(name)
             load.at(10)
             compose("stop", "otel-collector")
+            load.at(20)  # the buffers have been full for seconds
+            for name in SERVICE_NAMES:
+                memory[name]["mid_outage"] = memory_mb(name)
             load.at(39)
             for name in SERVICE_NAMES:
                 memory[name]["end_of_outage"] = memory_mb(name)
@@ -196,9 +199,9 @@ def test_collector_down_past_the_span_buffer_drops_the_oldest_counted_and_keeps_
         assert missing_spans(jaeger, load.between(RESUMED_BY_S, 70), expected, within_s=WHOLE_WITHIN_S) == 0
         lost = missing_spans(jaeger, load.results, expected, within_s=0)
         # Each service said once, when sending resumed, how many spans it dropped; those are
-        # every span lost. (The memory is recorded, not asserted: a container's memory keeps
-        # the allocator's high-water mark of spans made and dropped, so it cannot show the
-        # buffer's bound, which tests/test_span_buffer.py proves on the buffer itself.)
+        # every span lost. (The memory is recorded, not asserted: the containers' kept growing
+        # by half what the dropped spans would take, though what the buffer holds does not,
+        # as tests/test_span_buffer.py shows with Python's own count; the cause is not found.)
         dropped = {}
         for name in SERVICE_NAMES:
             lines = compose("logs", "--no-log-prefix", name).splitlines()
@@ -244,6 +247,12 @@ FLUSH_S = 5.0
 BATCHING_S = 1.0
 
 
+def _grew_since(samples: list[tuple[float, float]], since: float) -> bool:
+    """Whether a series' stored samples grew from ``since`` on: it counted, not a stale series at its last value."""
+    values = [v for t, v in samples if t >= since]
+    return len(values) > 1 and values[-1] > values[0]
+
+
 def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     jaeger: JaegerClient, prometheus: PrometheusClient, record: dict[str, Any]
 ) -> None:
@@ -254,13 +263,15 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
     """
     expected = spans_per_order(jaeger)
     before = quiet_counts(prometheus)
+    load_started = time.time()
     load = with_30_s_outage("prometheus", duration_s=50)
     assert {r.outcome for r in load.results} == {201}
     wait_until(lambda: httpx.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200, 60, "Prometheus back")
     counted = quiet_counts(prometheus, {GOOD_CHECKOUT_SERVER: len(load.results)}, since=before).since(before)[
         GOOD_CHECKOUT_SERVER
     ]
-    ((_, samples),) = prometheus.stored(CHECKOUT_CALLS, window_s=120)
+    # The series that counted this load (a service restarted by an earlier drill leaves one at its last value).
+    ((_, samples),) = [s for s in prometheus.stored(CHECKOUT_CALLS, window_s=120) if _grew_since(s[1], load_started)]
     gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
     lost = missing_spans(jaeger, load.results, expected)
     assert lost == 0
@@ -272,11 +283,6 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
         "orders_counted_after": counted,
         "longest_gap_between_samples_s": round(max(gaps), 1),
     }
-
-
-def _grew_since(samples: list[tuple[float, float]], since: float) -> bool:
-    values = [v for t, v in samples if t >= since]
-    return len(values) > 1 and values[-1] > values[0]
 
 
 def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
