@@ -67,6 +67,7 @@ def test_a_trace_read_by_id_or_response_with_its_spans_selectors_and_assertions(
         stack,
         """
         import httpx
+        import requests
 
         def test_by_id(traces):
             trace = traces.get(CRASH, spans=3)
@@ -86,9 +87,14 @@ def test_a_trace_read_by_id_or_response_with_its_spans_selectors_and_assertions(
         def test_by_response(traces):
             response = httpx.Response(201, headers={"traceresponse": f"00-{CRASH}-00f067aa0ba902b7-01"})
             assert traces.get(response, until=lambda t: len(t.spans) == 3).trace_id == CRASH
+
+        def test_by_a_requests_response(traces):
+            response = requests.Response()
+            response.status_code, response.headers["traceresponse"] = 201, f"00-{CRASH}-00f067aa0ba902b7-01"
+            assert traces.get(response, spans=3).trace_id == CRASH
         """,
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_one_that_matches_nothing_lists_the_nearest_spans_and_draws_the_trace_with_them_marked(
