@@ -43,3 +43,17 @@ def memory_mb(service: str) -> float:
     )
     number, unit = float(usage.rstrip("KMGiB")), usage.lstrip("0123456789.")
     return number * _UNITS_MB[unit]
+
+
+def process_memory_mb(service: str) -> float:
+    """The anonymous memory of the ``service`` container's main process (``RssAnon``), in MB.
+
+    What the process itself holds, without the page cache of the files it
+    reads and writes (inventory's database), which ``docker stats`` counts
+    and the kernel can take back.
+    """
+    status = subprocess.run(
+        ["docker", "exec", container_id(service), "cat", "/proc/1/status"], capture_output=True, text=True, check=True
+    ).stdout
+    (kilobytes,) = [line.split()[1] for line in status.splitlines() if line.startswith("RssAnon:")]
+    return int(kilobytes) / 1024

@@ -8,11 +8,10 @@ port. Spans past the budget are dropped oldest first, counted and said once.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from tests.conftest import Spawn
+from tests.support.load import wait_until
 from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import free_port
 
@@ -24,7 +23,7 @@ SPANS = 2 * READS
 #: The exporter's own retries within one try of a batch (OTEL_EXPORTER_OTLP_TIMEOUT, seconds).
 EXPORT_TIMEOUT_S = "2"
 #: A deadline for spans to arrive once the receiver is up: the rest of one export try (2 s) and
-#: the buffer's backoff (at most 5 s) need well under this.
+#: the buffer's backoff (at most 5 s) need well under this. The two waits below share it.
 WITHIN_S = 60.0
 
 
@@ -42,19 +41,24 @@ def test_spans_made_while_the_collector_is_away_arrive_when_it_is_back_newest_ke
         assert response.status_code == 200  # answered with nowhere to send its spans
         trace_ids.append(response.headers["traceresponse"].split("-")[1])
 
+    def said_resumed() -> list[str]:
+        return [line["message"] for line in inventory.logs() if line["message"].startswith("span export resumed")]
+
     sink = OtlpSink(http_port=port).start()
     try:
-        deadline = time.monotonic() + WITHIN_S
-        while not [line for line in inventory.logs() if line["message"].startswith("span export resumed")]:
-            assert time.monotonic() < deadline, f"{len(sink.store.all())} spans arrived; {inventory.logs()[-5:]}"
-            time.sleep(0.2)
-        (resumed,) = [line["message"] for line in inventory.logs() if line["message"].startswith("span export resumed")]
+        try:  # wait_until's message is fixed: say what had arrived and inventory's last lines
+            waited = wait_until(lambda: bool(said_resumed()), WITHIN_S, "inventory's 'span export resumed'")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {len(sink.store.all())} spans arrived; {inventory.logs()[-5:]}") from None
+        (resumed,) = said_resumed()
         assert "spans were dropped meanwhile (oldest first" in resumed, resumed
         dropped = int(resumed.split("; ")[1].split(" ")[0])
-        # Nothing lost unsaid: every span arrived or was counted dropped.
-        while len(sink.store.all()) + dropped < SPANS:
-            assert time.monotonic() < deadline, f"{len(sink.store.all())} arrived, {dropped} dropped of {SPANS}"
-            time.sleep(0.2)
+        # Nothing lost unsaid: every span arrived or was counted dropped (within what is left of WITHIN_S).
+        wait_until(
+            lambda: len(sink.store.all()) + dropped >= SPANS,
+            WITHIN_S - waited,
+            f"every one of the {SPANS} spans arrived or among the {dropped} dropped",
+        )
         arrived = sink.store.all()
         assert len(arrived) + dropped == SPANS
         # The buffer held its budget and at most the batch it was sending; the newest spans were kept.

@@ -2,17 +2,20 @@
 
 Its inner exporter here is a fake the test opens and closes: closed, every
 export fails (or blocks, as a real one retrying does); open, it keeps what it
-is sent. Every wait is on a condition with a deadline far beyond what the code
-needs; no assertion rests on how fast this machine is.
+is sent (one test tries the real OTLP exporter against a closed port, for
+what its failures leave behind). Every wait is on a condition (tests.support.load.wait_until) with a
+deadline far beyond what the code needs; no assertion rests on how fast this
+machine is.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
-import time
 import tracemalloc
+import weakref
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -21,8 +24,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from shoptrace.span_buffer import BufferedExporter
 from shoptrace.telemetry import span_buffer_spans
+from tests.support.load import wait_until
 
-#: A deadline for conditions that hold within a second or two (backoff starts at 0.5 s).
+#: A deadline for conditions that hold within a second or two (backoff starts at 0.5 s): each
+#: wait_until's and each force_flush's.
 WITHIN_S = 30.0
 
 
@@ -63,13 +68,6 @@ def names(count: int, first: int = 0) -> list[str]:
     return [f"s{i}" for i in range(first, first + count)]
 
 
-def wait_until(condition: object, what: str) -> None:
-    deadline = time.monotonic() + WITHIN_S
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"not within {WITHIN_S} s: {what}"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def collector() -> Collector:
     return Collector()
@@ -89,7 +87,7 @@ def test_every_span_taken_while_the_collector_is_away_is_sent_in_order_once_it_a
     caplog.set_level(logging.INFO, "shoptrace.span_buffer")
     for start in range(0, 60, 20):
         assert buffer.export(spans(names(20, start))) is SpanExportResult.SUCCESS
-    wait_until(lambda: collector.failures >= 2, "the first batch tried and tried again")
+    wait_until(lambda: collector.failures >= 2, WITHIN_S, "the first batch tried and tried again")
     assert collector.received == []
 
     collector.opened.set()
@@ -138,7 +136,7 @@ def test_shutdown_is_bounded_with_the_collector_gone_and_says_what_it_could_not_
     collector.blocking = True
     buffer = BufferedExporter(collector, max_spans=100, batch_size=10, shutdown_timeout_s=0.2)
     buffer.export(spans(names(30)))
-    wait_until(lambda: buffer._in_flight == 10, "the first batch in the collector's hands")
+    wait_until(lambda: buffer._in_flight == 10, WITHIN_S, "the first batch in the collector's hands")
 
     buffer.shutdown()  # returns though the collector never answers: the test would hang otherwise
 
@@ -159,7 +157,7 @@ def test_under_the_batch_processor_a_request_s_spans_wait_for_nothing(collector:
     tracer = provider.get_tracer("test")
     for name in names(500):
         tracer.start_span(name).end()
-    wait_until(lambda: len(buffer._spans) + buffer._in_flight == 500, "every span in the buffer")
+    wait_until(lambda: len(buffer._spans) + buffer._in_flight == 500, WITHIN_S, "every span in the buffer")
     collector.opened.set()
     provider.shutdown()
     assert sorted(collector.received) == sorted(names(500))
@@ -205,3 +203,63 @@ def test_what_the_buffer_holds_does_not_grow_with_the_spans_it_drops() -> None:
     assert held_after - held < 100 * 3000, (held, held_after)
     collector.opened.set()
     buffer.shutdown()
+
+
+class CountedTries(SpanExporter):
+    """The real OTLP/HTTP exporter, counting its tries."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.tries = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            return self.inner.export(spans)
+        finally:
+            self.tries += 1
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+def test_a_batch_dropped_after_a_failed_try_of_the_real_exporter_is_freed_at_once() -> None:
+    """The OTLP exporter's failed try leaves a reference cycle holding its batch; the buffer frees it, not the GC's mood.
+
+    Python's automatic collection is off here, so a span still held by such a
+    cycle stays alive for the whole test: the only way the dropped spans die is
+    the buffer's own collection after each failed try.
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    # Nothing listens on the port: each try is refused at once, and gives up within the timeout (1 s).
+    otlp = CountedTries(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{closed_port()}/v1/traces", timeout=1))
+    buffer = BufferedExporter(otlp, max_spans=10, batch_size=10)
+    gc.disable()
+    try:
+        first = [weakref.ref(span) for span in _export(buffer, names(10))]
+        wait_until(lambda: otlp.tries >= 1, WITHIN_S, "the first batch tried")
+        tried = otlp.tries
+        _export(buffer, names(10, 10))  # over the budget: the first ten are dropped
+        # One more try has failed since, so the first ten were dropped from the buffer's hands
+        # (held or in flight): nothing of this process holds them but the failed tries' garbage.
+        wait_until(lambda: otlp.tries >= tried + 2, WITHIN_S, "two more tries")
+        assert buffer.dropped == 10
+        assert [ref() for ref in first] == [None] * 10, "a dropped span is still alive"
+    finally:
+        gc.enable()
+        buffer.shutdown_timeout_s = 0.1
+        buffer.shutdown()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (the system's pick, closed again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _export(buffer: BufferedExporter, span_names: list[str]) -> list[ReadableSpan]:
+    batch = spans(span_names)
+    buffer.export(batch)
+    return batch

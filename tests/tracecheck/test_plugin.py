@@ -13,7 +13,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +52,27 @@ def stack() -> Iterator[Stack]:
     (piece,) = [s for s in w.spans if s.service == "inventory" and s.parent_id is None]
     with FakeJaeger(w.spans) as jaeger:
         yield Stack(jaeger, order.trace_id, split.trace_id, piece.trace_id)
+
+
+class LateSpanJaeger(FakeJaeger):
+    """The fake Jaeger holding ``late`` back until its trace has been read once: a batch that reaches Jaeger late.
+
+    The span is added while the first read is answered (under the fake's lock), so it is
+    there for every read after the first, and for none before.
+    """
+
+    def __init__(self, spans: list[Span], late: Span) -> None:
+        super().__init__(spans)
+        self.late = late
+        self.reads = 0
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        answered = super().answer(path, query)
+        if path == f"/api/v3/traces/{self.late.trace_id}":
+            self.reads += 1
+            if self.reads == 1:
+                self.spans.append(self.late)
+        return answered
 
 
 def run(pytester: pytest.Pytester, stack: Stack, body: str, *args: str) -> pytest.RunResult:
@@ -200,7 +221,7 @@ def test_assert_connected_fails_on_a_split_trace_with_the_doctors_cause_and_fix(
     )
 
 
-def test_assert_connected_fails_on_a_span_whose_parent_never_came(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_assert_connected_fails_on_a_span_whose_parent_never_came(pytester: pytest.Pytester) -> None:
     w = Window()
     order = w.order(0)
     (client,) = [s for s in w.spans if s.kind == "CLIENT"]
@@ -294,14 +315,25 @@ def test_what_the_plugin_cannot_read_it_says_how_to_mend(pytester: pytest.Pytest
     )
 
 
-def test_with_nothing_declared_a_trace_is_taken_once_it_holds_still(pytester: pytest.Pytester, stack: Stack) -> None:
+def test_with_nothing_declared_a_trace_is_taken_once_it_holds_still(pytester: pytest.Pytester) -> None:
+    """inventory's span reaches Jaeger only after the first read: the quiet wait must outlast it, not take the first read."""
+    w = Window()
+    order = w.order(0)
+    (late,) = [s for s in w.spans if s.service == "inventory"]
+    w.spans.remove(late)
     pytester.makeini("[pytest]\ntrace_quiet = 0.3\n")
-    result = run(
-        pytester,
-        stack,
-        """
-        def test_it(traces):
-            assert len(traces.get(CRASH).spans) == 3
-        """,
-    )
+    with LateSpanJaeger(w.spans, late) as jaeger:
+        pytester.makepyfile(
+            test_user=f"""
+            import time
+
+            def test_it(traces, pytestconfig):
+                started = time.monotonic()
+                trace = traces.get({order.trace_id!r})
+                # The first read had 2 spans; the third came with the next, and the trace then held still for trace_quiet.
+                assert len(trace.spans) == 3
+                assert time.monotonic() - started >= float(pytestconfig.getini("trace_quiet"))
+            """
+        )
+        result = pytester.runpytest("--jaeger-url", jaeger.url, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
