@@ -16,26 +16,27 @@ import httpx
 
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL, SERVICE_NAMES, quiet_counts
 from tests.support.cli import run_module
-from tracecheck.jaeger import JaegerClient, settled
+from tracecheck.jaeger import JaegerClient
 from tracecheck.prometheus import PrometheusClient, SpanKey
 
-#: Orders by SKU, and the status checkout answers each with.
-MIX = {"item-123": (5, 201), "fault-crash": (3, 502), "sold-out": (2, 409)}
+#: Orders by SKU: how many, the status checkout answers each with, and the spans each makes.
+MIX = {"item-123": (5, 201, 13), "fault-crash": (3, 502, 3), "sold-out": (2, 409, 11)}
 
 
 def test_span_metrics_count_every_span_of_a_known_mix(jaeger: JaegerClient, prometheus: PrometheusClient) -> None:
     before = quiet_counts(prometheus)
     trace_ids = []
-    for sku, (count, status) in MIX.items():
+    for sku, (count, status, spans) in MIX.items():
         for _ in range(count):
             response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": sku}, timeout=10)
             assert response.status_code == status, response.text
-            trace_ids.append(response.json()["trace_id"])
+            trace_ids.append((response.json()["trace_id"], spans))
 
-    # What the connector must count: every span of these jaeger, as Jaeger has them.
+    # What the connector must count: every span of these orders, as Jaeger has them once whole
+    # (each service's spans arrive apart, so a trace that held still for a while may still lack some).
     expected: Counter[SpanKey] = Counter()
-    for trace_id in trace_ids:
-        expected.update((s.service, s.kind, s.status) for s in jaeger.wait_for(trace_id, settled(1.0)))
+    for trace_id, spans in trace_ids:
+        expected.update((s.service, s.kind, s.status) for s in jaeger.wait_for(trace_id, lambda s, n=spans: len(s) == n))
     grown = quiet_counts(prometheus, at_least=expected, since=before).since(before)
     assert grown == expected, f"grown by {dict(grown)}, the orders' spans: {dict(expected)}"
     assert expected[("inventory", "SERVER", "ERROR")] == MIX["fault-crash"][0]
