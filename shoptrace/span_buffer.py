@@ -169,9 +169,11 @@ class BufferedExporter(SpanExporter):
                 self._failed(len(batch))
                 self._spans.extendleft(reversed(batch[doomed:]))  # back at the head: still the oldest
                 self._cond.notify_all()
-                if self._stopping:
-                    continue  # no backoff past a shutdown: the deadline ends the tries
-                self._cond.wait(backoff)
+                # The whole backoff, though new batches keep arriving (each wakes the condition):
+                # only a shutdown cuts it short, and its deadline then ends the tries.
+                retry_at = time.monotonic() + backoff
+                while not self._stopping and (remaining := retry_at - time.monotonic()) > 0:
+                    self._cond.wait(remaining)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _failed(self, count: int) -> None:

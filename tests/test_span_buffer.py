@@ -14,6 +14,7 @@ import gc
 import logging
 import socket
 import threading
+import time
 import tracemalloc
 import weakref
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from shoptrace.span_buffer import BufferedExporter
+from shoptrace.span_buffer import FIRST_BACKOFF_S, MAX_BACKOFF_S, BufferedExporter
 from shoptrace.telemetry import span_buffer_spans
 from tests.support.load import wait_until
 
@@ -130,6 +131,27 @@ def test_export_never_waits_for_the_collector(collector: Collector) -> None:
     buffer.shutdown()
 
 
+def test_a_failed_batch_waits_out_its_backoff_while_new_batches_keep_coming(collector: Collector) -> None:
+    """New spans wake the sender, but a failed batch is tried again only after its whole backoff."""
+    buffer = BufferedExporter(collector, max_spans=100_000, batch_size=10)
+    buffer.export(spans(names(10)))
+    wait_until(lambda: collector.failures >= 1, WITHIN_S, "the first try")
+    started, first_failures = time.monotonic(), collector.failures
+    for start in range(10, 2010, 10):  # a batch every 10 ms or so for about 2 s, as a BatchSpanProcessor's do
+        buffer.export(spans(names(10, start)))
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    # At most one try per backoff that fits in the time taken (a slower machine only allows more):
+    # the first failure's backoff ran from before `started`, hence the one extra try allowed.
+    backoffs, allowed = FIRST_BACKOFF_S, 1
+    while backoffs <= elapsed:
+        allowed += 1
+        backoffs += min(FIRST_BACKOFF_S * 2 ** (allowed - 1), MAX_BACKOFF_S)
+    assert collector.failures - first_failures <= allowed, (collector.failures - first_failures, allowed, elapsed)
+    collector.opened.set()
+    buffer.shutdown()
+
+
 def test_shutdown_is_bounded_with_the_collector_gone_and_says_what_it_could_not_send(
     collector: Collector, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -234,6 +256,12 @@ def test_a_batch_dropped_after_a_failed_try_of_the_real_exporter_is_freed_at_onc
     # Nothing listens on the port: each try is refused at once, and gives up within the timeout (1 s).
     otlp = CountedTries(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{closed_port()}/v1/traces", timeout=1))
     buffer = BufferedExporter(otlp, max_spans=10, batch_size=10)
+    # The exporter's retry warnings carry the exception as an argument, so a handler that keeps
+    # log records (pytest's own capture does, for the report) keeps the batch through its
+    # traceback: the handler's doing, not the buffer's. Its errors carry no exception.
+    exporter_log = logging.getLogger("opentelemetry.exporter.otlp")
+    exporter_level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
     gc.disable()
     try:
         first = [weakref.ref(span) for span in _export(buffer, names(10))]
@@ -247,6 +275,7 @@ def test_a_batch_dropped_after_a_failed_try_of_the_real_exporter_is_freed_at_onc
         assert [ref() for ref in first] == [None] * 10, "a dropped span is still alive"
     finally:
         gc.enable()
+        exporter_log.setLevel(exporter_level)
         buffer.shutdown_timeout_s = 0.1
         buffer.shutdown()
 
