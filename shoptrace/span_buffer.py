@@ -214,7 +214,7 @@ def _free_what_a_failed_try_left() -> None:
     exception it caught past its ``except``, so its frame, the exception's
     traceback and every frame of the failed request form a reference cycle
     that holds the batch's spans. Only Python's full collection frees a
-    cycle, and under steady load that came about once a minute: in an
+    cycle, and under steady load that comes rarely: in an
     outage that overflows the buffer, every batch tried and later dropped
     stayed in memory meanwhile, past the budget. One full collection per
     failed try (a try takes seconds, a service's heap a few tens of

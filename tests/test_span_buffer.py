@@ -137,7 +137,9 @@ def test_a_failed_batch_waits_out_its_backoff_while_new_batches_keep_coming(coll
     buffer.export(spans(names(10)))
     wait_until(lambda: collector.failures >= 1, WITHIN_S, "the first try")
     started, first_failures = time.monotonic(), collector.failures
-    for start in range(10, 2010, 10):  # a batch every 10 ms or so for about 2 s, as a BatchSpanProcessor's do
+    # Batches keep coming, as a BatchSpanProcessor's do. The pause only spreads them out; no
+    # bound rests on it: however long the loop takes, the bound below is computed from that time.
+    for start in range(10, 2010, 10):
         buffer.export(spans(names(10, start)))
         time.sleep(0.01)
     elapsed = time.monotonic() - started
