@@ -55,16 +55,16 @@ help:
 # The stamp makes `make install` a no-op until a lock file changes.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-test.lock pyproject.toml
+$(VENV)/.installed: requirements-test.lock pyproject.toml traceproof/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --require-hashes -r requirements-test.lock
-	$(PIP) install --quiet --no-deps -e .
+	$(PIP) install --quiet --no-deps -e ./traceproof -e .
 	touch $@
 
 lock: install
 	$(PIP) install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url -o requirements.lock pyproject.toml
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore --extra bench -o requirements-test.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore --extra bench -o requirements-test.lock pyproject.toml traceproof/pyproject.toml
 
 run-inventory: install
 	$(PY) -m inventory
@@ -79,7 +79,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test-services: install
-	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/drills --ignore=tests/scale
+	$(PY) -m pytest tests traceproof/tests --ignore=tests/e2e --ignore=tests/drills --ignore=tests/scale
 
 # --- the stack: checkout, inventory, the Collector, Jaeger and Prometheus (docker-compose.yml)
 
@@ -150,11 +150,11 @@ load: install
 pitfalls: install
 	$(if $(EXPORT),PITFALLS_EXPORT=1 )$(PY) -m examples.pitfalls $(PITFALL)
 
-# Where context stopped flowing in what Jaeger holds (tracecheck/doctor, docs/doctor.md):
+# Where context stopped flowing in what Jaeger holds (the traceproof package's doctor, docs/doctor.md):
 # exit 0 nothing broken, 1 something is, 2 it cannot tell.
 SINCE ?= 15m
 doctor: install
-	$(PY) -m tracecheck.doctor --since $(SINCE) --prometheus $(or $(PROMETHEUS_URL),http://localhost:9090) $(if $(JSON),--json)
+	$(VENV)/bin/traceproof doctor --since $(SINCE) --prometheus $(or $(PROMETHEUS_URL),http://localhost:9090) $(if $(JSON),--json)
 
 # --- performance (bench/, docs/performance.md): wrk against checkout and inventory run
 # as native processes on 18080/18081, exporting to the stack's Collector.

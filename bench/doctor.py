@@ -32,7 +32,7 @@ from rich.console import Console
 from bench.machine import machine
 from bench.services import ROOT
 from explore.load import DEFAULT_MIX, parse_mix, run
-from tracecheck.jaeger import JaegerClient, has_spans
+from traceproof.jaeger import JaegerClient, has_spans
 
 CHECKOUT_URL = os.environ.get("CHECKOUT_URL", "http://localhost:8080")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")
@@ -60,7 +60,7 @@ def drive(orders: int) -> tuple[int, int, list[str]]:
 def doctor_run(start_ns: int, end_ns: int, work: Path) -> dict[str, Any]:
     """One doctor run over ``[start_ns, end_ns]``: its wall time, its peak RSS, and what it read."""
     out, err = work / "doctor.json", work / "doctor.err"
-    command = [sys.executable, "-m", "tracecheck.doctor", "--json", "--jaeger", JAEGER_URL]
+    command = [sys.executable, "-m", "traceproof.doctor", "--json", "--jaeger", JAEGER_URL]
     command += ["--since", iso(start_ns), "--until", iso(end_ns)]
     with out.open("w") as stdout, err.open("w") as stderr:
         began = time.monotonic()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tracecheck.jaeger import JaegerClient
+from traceproof.jaeger import JaegerClient
 
 
 @dataclass

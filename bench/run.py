@@ -31,7 +31,7 @@ from bench.services import ROOT, Pair, process_cpu_s, rss_mb, running_pair
 from bench.settings import Settings
 from harness.containers import container_field, memory_mb
 from harness.processes import ServiceProcess
-from tracecheck.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
+from traceproof.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
 
 #: The compose services whose CPU time is counted alongside the services' own.
 PIPELINE = ("otel-collector", "jaeger", "prometheus")

@@ -26,7 +26,7 @@ from bench.machine import machine
 from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
 from harness.containers import container_field
-from tracecheck.prometheus import PrometheusClient, Sample
+from traceproof.prometheus import PrometheusClient, Sample
 
 SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"

@@ -38,7 +38,7 @@ from rich.text import Text
 
 from explore import load_metrics
 from explore.terminal import wide_console
-from tracecheck.prometheus import PrometheusClient, PrometheusError, prometheus_url
+from traceproof.prometheus import PrometheusClient, PrometheusError, prometheus_url
 
 DEFAULT_MIX = "item-123=80,sold-out=10,fault-crash=5,fault-slow=5"
 

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shoptrace.services import CHECKOUT, SERVICES
-from tracecheck.prometheus import PrometheusClient, PrometheusError, SpanKey
+from traceproof.prometheus import PrometheusClient, PrometheusError, SpanKey
 
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 #: The connector's flush interval (collector/config.yaml) plus Prometheus's scrape interval

@@ -2,7 +2,7 @@
 
 Both services write one JSON object per line to stdout (shoptrace.logs):
 ``time, level, service, logger, message, trace_id, span_id`` and, for an
-error, ``exception``. Reading them is tracecheck.logs's; this module knows
+error, ``exception``. Reading them is traceproof.logs's; this module knows
 where this stack's logs are: its compose services, or the files a person sent
 their stdout to when running them by hand (``--logs FILE``, or SHOPTRACE_LOGS).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shoptrace.services import SERVICES as ALL_SERVICES
-from tracecheck.logs import LogLine, LogsUnavailable, from_command, from_files, of_trace
+from traceproof.logs import LogLine, LogsUnavailable, from_command, from_files, of_trace
 
 __all__ = ["SERVICES", "LogLine", "LogsUnavailable", "files_from_env", "from_compose", "from_files", "of_trace"]
 

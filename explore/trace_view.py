@@ -23,8 +23,8 @@ from rich.console import Console
 
 from explore import logs
 from explore.terminal import wide_console
-from tracecheck import waterfall
-from tracecheck.jaeger import (
+from traceproof import waterfall
+from traceproof.jaeger import (
     JaegerClient,
     JaegerError,
     MalformedTraceId,
@@ -34,7 +34,7 @@ from tracecheck.jaeger import (
     normalize_trace_id,
     settled,
 )
-from tracecheck.spans import Span
+from traceproof.spans import Span
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-#: A trace is shown once its span count has held this long (see tracecheck.jaeger.settled).
+#: A trace is shown once its span count has held this long (see traceproof.jaeger.settled).
 #: How to make a failing trace on this project's stack, for a person who asked for the latest and has none.
 FAILING_ORDER = """curl -s localhost:8080/checkout -H 'content-type: application/json' -d '{"sku": "fault-crash"}'"""
 SETTLE_S = 0.4

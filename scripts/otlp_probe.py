@@ -15,7 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tracecheck.jaeger import JaegerClient, JaegerError, has_spans
+from traceproof.jaeger import JaegerClient, JaegerError, has_spans
 
 
 def send_span(endpoint: str, service: str) -> str:

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from explore.load import parse_mix, run
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
-from tracecheck.jaeger import JaegerClient
+from traceproof.jaeger import JaegerClient
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
 JAEGER_URL = "http://localhost:16686"

@@ -12,7 +12,7 @@ from shoptrace.services import INVENTORY, SERVICES, Service
 from tests.support.otlp_sink import OtlpSink, SpanStore
 from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port, service_env
 from tests.support.recording_inventory import RecordingInventory
-from tracecheck.traces import MemorySource, TraceSource
+from traceproof.sources import MemorySource, TraceSource
 
 
 @dataclass(frozen=True)

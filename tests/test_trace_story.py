@@ -1,7 +1,7 @@
 """The promise, request by request: one request is one trace, with the error where it happened.
 
 Each test sends one request to checkout and reads the trace its answer names
-through the ``traces`` fixture of tracecheck's pytest plugin: here from the
+through the ``traces`` fixture of traceproof's pytest plugin: here from the
 test's OTLP sink (tests/conftest.py), and in tests/e2e the very same tests
 read it from Jaeger, through the real Collector.
 """
@@ -17,8 +17,8 @@ from tests.conftest import InventoryTimings, Spawn
 from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import ServiceProcess, ServiceUnderTest
 from tests.support.traces import traceresponse
-from tracecheck.trace import Trace
-from tracecheck.traces import Traces
+from traceproof.trace import Trace
+from traceproof.traces import Traces
 
 #: Attribute names of the old HTTP conventions, which must not appear.
 OLD_HTTP_ATTRIBUTES = {"http.method", "http.status_code", "http.target", "http.url", "http.scheme", "net.peer.name", "http.host"}

@@ -1,4 +1,4 @@
-"""Spans recorded in memory, one tracer provider per service, read back as :class:`tracecheck.spans.Span`.
+"""Spans recorded in memory, one tracer provider per service, read back as :class:`traceproof.spans.Span`.
 
 Each run of an example gets its own providers and in-memory exporter, never
 the global provider, so the examples and their tests stay independent; the
@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Tracer
 
 from examples.pitfalls.export import ExportedRun, exported_name, send
-from tracecheck.spans import Span, by_trace, from_sdk
+from traceproof.spans import Span, by_trace, from_sdk
 
 
 class Recorder:

@@ -23,8 +23,8 @@ from rich.text import Text
 from examples.pitfalls.export import export_requested
 from examples.pitfalls.recorder import Recorder
 from explore.terminal import wide_console
-from tracecheck.spans import Span
-from tracecheck.waterfall import render_trace
+from traceproof.spans import Span
+from traceproof.waterfall import render_trace
 
 
 @dataclass(frozen=True)

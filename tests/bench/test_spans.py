@@ -8,7 +8,7 @@ from collections import Counter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.spans import ERROR_SHARE, SPANS_PER_TRACE, build_request, fresh_trace_ids
-from tracecheck.spans import Span, by_trace, from_otlp
+from traceproof.spans import Span, by_trace, from_otlp
 
 
 def spans_of(request: ExportTraceServiceRequest) -> list[Span]:

@@ -22,8 +22,8 @@ from tests.conftest import InventoryTimings
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, SERVICE_NAMES, compose, quiet_counts
 from tests.support.doctor import doctor
 from tests.support.load import RATE, Load, wait_until
-from tracecheck.jaeger import JaegerClient, TraceNotFound, settled
-from tracecheck.prometheus import PrometheusClient, SpanKey
+from traceproof.jaeger import JaegerClient, TraceNotFound, settled
+from traceproof.prometheus import PrometheusClient, SpanKey
 
 
 def p(results: list[Result], q: int) -> float:

@@ -22,9 +22,10 @@ from tests.conftest import InventoryTimings
 from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
-from tracecheck.jaeger import JaegerClient
-from tracecheck.prometheus import PrometheusClient, SpanCounts, SpanKey
-from tracecheck.traces import JaegerSource, Logs, TraceSource
+from traceproof.jaeger import JaegerClient
+from traceproof.prometheus import PrometheusClient, SpanCounts, SpanKey
+from traceproof.sources import JaegerSource, TraceSource
+from traceproof.traces import Logs
 
 INVENTORY_URL = "http://127.0.0.1:8081"
 JAEGER_URL = "http://127.0.0.1:16686"

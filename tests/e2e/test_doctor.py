@@ -16,7 +16,7 @@ from explore.load import DEFAULT_MIX, parse_mix
 from tests.e2e.conftest import INVENTORY_URL
 from tests.support.doctor import doctor
 from tests.support.load import RATE, Load
-from tracecheck.jaeger import JaegerClient, has_spans
+from traceproof.jaeger import JaegerClient, has_spans
 
 #: 100 s of the walkthrough's mix at 20/s, 2,000 orders: crashes, timeouts (each a call
 #: cancelled in inventory), sold-out, and every good order's confirmation after its reply.

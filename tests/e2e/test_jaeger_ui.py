@@ -18,8 +18,8 @@ import httpx
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL
 from tests.support.jaeger_ui import JaegerUI, SpanRow
 from tests.support.traces import traceresponse
-from tracecheck.jaeger import JaegerClient
-from tracecheck.spans import Span
+from traceproof.jaeger import JaegerClient
+from traceproof.spans import Span
 
 SQL_OPERATIONS = {"BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT"}
 

@@ -10,7 +10,7 @@ first window opens before the command, the last closes after it). The runs
 follow one another, so no window holds a span of another run. Over each window
 the doctor must name the broken run's break, by its kind and its ``pitfalls-``
 service, and find nothing in a fixed run, nor in either run of the outliving
-task, which keeps its context. tests/tracecheck/test_pitfalls_exported.py
+task, which keeps its context. tests/traceproof/test_pitfalls_exported.py
 proves the same without the stack.
 """
 
@@ -26,8 +26,8 @@ import pytest
 from examples.pitfalls.export import ExportedRun, exported_runs
 from tests.support.cli import run_module
 from tests.support.doctor import doctor
-from tracecheck.jaeger import JaegerClient, has_spans
-from tracecheck.spans import Span
+from traceproof.jaeger import JaegerClient, has_spans
+from traceproof.spans import Span
 
 #: The stack's Collector, OTLP/HTTP, as docker-compose.yml publishes it.
 COLLECTOR_OTLP_URL = "http://127.0.0.1:4318"

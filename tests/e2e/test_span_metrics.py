@@ -16,8 +16,8 @@ import httpx
 
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL, SERVICE_NAMES, quiet_counts
 from tests.support.cli import run_module
-from tracecheck.jaeger import JaegerClient
-from tracecheck.prometheus import PrometheusClient, SpanKey
+from traceproof.jaeger import JaegerClient
+from traceproof.prometheus import PrometheusClient, SpanKey
 
 #: Orders by SKU: how many, the status checkout answers each with, and the spans each makes.
 MIX = {"item-123": (5, 201, 13), "fault-crash": (3, 502, 3), "sold-out": (2, 409, 11)}

@@ -1,7 +1,7 @@
 """The trace story against the real stack: services in containers, the Collector, Jaeger.
 
 The story tests of tests/test_trace_story.py run here unchanged: the ``traces``
-fixture of tracecheck's pytest plugin reads from Jaeger's API here, with the
+fixture of traceproof's pytest plugin reads from Jaeger's API here, with the
 logs from ``docker compose logs`` on failure (see conftest.py). What only the
 stack can show is added below.
 """
@@ -24,8 +24,8 @@ from tests.test_trace_story import (  # noqa: F401 (collected by pytest, with th
     test_sold_out_is_a_409_with_the_client_span_in_error,
     test_when_inventory_crashes_the_error_is_on_the_span_where_it_happened,
 )
-from tracecheck.jaeger import JaegerClient
-from tracecheck.traces import Traces
+from traceproof.jaeger import JaegerClient
+from traceproof.traces import Traces
 
 
 def wait_ready(url: str, timeout_s: float = 60) -> None:

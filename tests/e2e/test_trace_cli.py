@@ -12,7 +12,7 @@ from tests.explore.test_trace_view import assert_crash_story
 from tests.support.cli import COLUMNS
 from tests.support.processes import ROOT
 from tests.support.traces import select
-from tracecheck.jaeger import JaegerClient
+from traceproof.jaeger import JaegerClient
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:

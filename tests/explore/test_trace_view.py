@@ -20,7 +20,7 @@ from tests.support.traces import select
 from tests.test_trace_story import place, trace_of
 
 BAR = re.compile(r"ERROR {3}( *)([█▏▎▍▌▋▊▉▐▕]+)")
-#: The width of a span's bar in the waterfall (tracecheck.waterfall.render_trace).
+#: The width of a span's bar in the waterfall (traceproof.waterfall.render_trace).
 BAR_WIDTH = 32
 LOG_ROW = re.compile(r"^(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(\S+)\s+(.*)$")
 

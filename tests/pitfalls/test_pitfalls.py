@@ -13,7 +13,7 @@ from examples.pitfalls import fresh_context, message_headers, outliving_task, th
 from examples.pitfalls.story import Outcome
 from tests.support.cli import run_module
 from tests.support.traces import one
-from tracecheck.spans import Span
+from traceproof.spans import Span
 
 
 def spans_of(outcome: Outcome) -> list[Span]:

@@ -20,8 +20,8 @@ from tests.e2e.conftest import jaeger, prometheus, stack_is_up  # noqa: F401 (fi
 from tests.support.load import wait_until
 from tests.support.processes import ROOT
 from tests.support.results import recorded
-from tracecheck.prometheus import PrometheusClient
-from tracecheck.spans import Span
+from traceproof.prometheus import PrometheusClient
+from traceproof.spans import Span
 
 PROJECT = "shoptrace"  # docker-compose.yml's name:
 GATEWAY_SERVICE = "gateway"

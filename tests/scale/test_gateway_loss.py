@@ -25,9 +25,9 @@ from tests.scale.conftest import (
     wait_decided_and_sent,
 )
 from tests.support.load import Load, wait_until
-from tracecheck.jaeger import JaegerClient, TraceNotFound
-from tracecheck.prometheus import PrometheusClient
-from tracecheck.spans import Span
+from traceproof.jaeger import JaegerClient, TraceNotFound
+from traceproof.prometheus import PrometheusClient
+from traceproof.spans import Span
 
 MIX = {"item-123": 50.0, "fault-crash": 25.0, "sold-out": 25.0}
 KILL_AT_S = 15.0

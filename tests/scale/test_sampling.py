@@ -30,9 +30,9 @@ from tests.scale.conftest import (
 )
 from tests.support import binomial
 from tests.support.load import Load
-from tracecheck.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spans
-from tracecheck.prometheus import PrometheusClient, SpanKey
-from tracecheck.spans import Span
+from traceproof.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spans
+from traceproof.prometheus import PrometheusClient, SpanKey
+from traceproof.spans import Span
 
 #: The load's mix (STATUS: what checkout answers each SKU with).
 MIX = {"item-123": 70.0, "fault-crash": 10.0, "fault-slow": 10.0, "sold-out": 10.0}

@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from tests.support.json_server import JsonServer
+from json_server import JsonServer
 from tests.support.otlp_sink import SpanStore
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from tracecheck.spans import Event, Span, from_otlp
+from traceproof.spans import Event, Span, from_otlp
 
 __all__ = ["Event", "OtlpSink", "Span", "SpanSource", "SpanStore"]
 
