@@ -60,7 +60,7 @@ def drive(orders: int) -> tuple[int, int, list[str]]:
 def doctor_run(start_ns: int, end_ns: int, work: Path) -> dict[str, Any]:
     """One doctor run over ``[start_ns, end_ns]``: its wall time, its peak RSS, and what it read."""
     out, err = work / "doctor.json", work / "doctor.err"
-    command = [sys.executable, "-m", "traceproof.doctor", "--json", "--jaeger", JAEGER_URL]
+    command = [sys.executable, "-m", "traceproof", "doctor", "--json", "--jaeger", JAEGER_URL]
     command += ["--since", iso(start_ns), "--until", iso(end_ns)]
     with out.open("w") as stdout, err.open("w") as stderr:
         began = time.monotonic()

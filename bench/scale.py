@@ -35,14 +35,17 @@ AGENT_OTLP = "http://127.0.0.1:4318/v1/traces"
 #: The gateways' decision wait (collector/gateway.yaml) and a scrape or two more.
 DECISIONS_DONE_S = 10.0 + 12.0
 
+#: Counters read series by series: growth is summed per series (see :func:`grown`), never a difference of sums.
 COUNTERS = {
-    "agent_accepted": 'sum(otelcol_receiver_accepted_spans{job="otel-collector"})',
-    "agent_refused": 'sum(otelcol_receiver_refused_spans{job="otel-collector"}) or vector(0)',
-    "gateway_accepted": 'sum(otelcol_receiver_accepted_spans{job="gateways"})',
-    "gateway_kept": 'sum(otelcol_exporter_sent_spans{job="gateways"}) or vector(0)',
-    "agent_cpu_s": 'sum(otelcol_process_cpu_seconds{job="otel-collector"})',
-    "gateway_cpu_s": 'sum(otelcol_process_cpu_seconds{job="gateways"})',
+    "agent_accepted": 'otelcol_receiver_accepted_spans{job="otel-collector"}',
+    "agent_refused": 'otelcol_receiver_refused_spans{job="otel-collector"}',
+    "gateway_accepted": 'otelcol_receiver_accepted_spans{job="gateways"}',
+    "gateway_kept": 'otelcol_exporter_sent_spans{job="gateways"}',
+    "agent_cpu_s": 'otelcol_process_cpu_seconds{job="otel-collector"}',
+    "gateway_cpu_s": 'otelcol_process_cpu_seconds{job="gateways"}',
 }
+#: Each counter's series (by their labels) and values at one reading.
+Counts = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 
 def gateway_counts() -> tuple[int, ...]:
@@ -71,16 +74,32 @@ def bring_to(gateways: int, prometheus: PrometheusClient) -> None:
     raise RuntimeError(f"the agent's ring or Prometheus did not reach {gateways} gateways within 180 s ({seen})")
 
 
-def read(prometheus: PrometheusClient) -> dict[str, float]:
-    values = {}
+def read(prometheus: PrometheusClient) -> Counts:
+    values: Counts = {}
     for name, promql in COUNTERS.items():
-        samples = prometheus.query(promql)
-        values[name] = samples[0].value if samples else 0.0
-    values["jaeger_cpu_s"] = process_cpu_s(int(container_field("jaeger", "{{.State.Pid}}")))
+        values[name] = {tuple(sorted(s.labels.items())): s.value for s in prometheus.query(promql)}
+    values["jaeger_cpu_s"] = {(): process_cpu_s(int(container_field("jaeger", "{{.State.Pid}}")))}
     return values
 
 
-def settled(prometheus: PrometheusClient, quiet_s: float = 11.0, within_s: float = 120.0) -> dict[str, float]:
+def grown(after: Counts, before: Counts) -> dict[str, float]:
+    """How much each counter grew, series by series: a new series from zero, a reset one from zero, a vanished one not at all.
+
+    Moving from 1 gateway to 3 recreates the agent, and for a while Prometheus
+    shows the old agent's series beside the new one's before the old goes
+    stale: a difference of two sums would fall then, though nothing uncounted.
+    """
+    growth = {}
+    for name, series in after.items():
+        total = 0.0
+        for labels, value in series.items():
+            then = before.get(name, {}).get(labels, 0.0)
+            total += value - then if value >= then else value
+        growth[name] = total
+    return growth
+
+
+def settled(prometheus: PrometheusClient, quiet_s: float = 11.0, within_s: float = 120.0) -> Counts:
     """The counters once the gateways' intake and output have held still for ``quiet_s`` (two scrapes)."""
     deadline = time.monotonic() + within_s
     last = read(prometheus)
@@ -104,7 +123,7 @@ QUEUE_BUILT_UP_S = 1.0
 QUEUES = 'max(otelcol_exporter_queue_size{job=~"otel-collector|gateways", exporter=~"load_balancing|otlp_grpc/jaeger"})'
 
 
-def offer(rate: float, prometheus: PrometheusClient, before: dict[str, float]) -> tuple[dict[str, Any], dict[str, float]]:
+def offer(rate: float, prometheus: PrometheusClient, before: Counts) -> tuple[dict[str, Any], Counts]:
     """``rate`` spans a second for DURATION_S: what each tier took in and spent on it since ``before``
     (settled counters), and the settled counters after it, which the next rate starts from."""
     started = time.monotonic()
@@ -119,10 +138,10 @@ def offer(rate: float, prometheus: PrometheusClient, before: dict[str, float]) -
     load_s = time.monotonic() - started
     time.sleep(DECISIONS_DONE_S)
     after = settled(prometheus)
-    grown = {k: after[k] - before[k] for k in after}
-    spans = grown["gateway_accepted"]
-    refused = grown["agent_refused"] > 0 or sent.refused_requests > 0
-    sustained = not refused and deepest <= QUEUE_BUILT_UP_S * rate and spans == grown["agent_accepted"] == sent.spans
+    growth = grown(after, before)
+    spans = growth["gateway_accepted"]
+    refused = growth["agent_refused"] > 0 or sent.refused_requests > 0
+    sustained = not refused and deepest <= QUEUE_BUILT_UP_S * rate and spans == growth["agent_accepted"] == sent.spans
 
     def per_span_us(cpu_s: float, count: float) -> float | None:
         return round(cpu_s / count * 1e6, 1) if count else None
@@ -131,20 +150,20 @@ def offer(rate: float, prometheus: PrometheusClient, before: dict[str, float]) -
         "offered_spans_per_s": rate,
         "load_s": round(load_s, 1),
         "spans_sent": sent.spans,
-        "agent_accepted": grown["agent_accepted"],
+        "agent_accepted": growth["agent_accepted"],
         "gateway_accepted": spans,
         "spans_per_s": round(spans / load_s),
         "sustained": sustained,
         "deepest_queue_spans": deepest,
         "refused_requests": sent.refused_requests,
-        "agent_refused_spans": grown["agent_refused"],
-        "spans_kept": grown["gateway_kept"],
-        "kept_share": round(grown["gateway_kept"] / spans, 3) if spans else None,
+        "agent_refused_spans": growth["agent_refused"],
+        "spans_kept": growth["gateway_kept"],
+        "kept_share": round(growth["gateway_kept"] / spans, 3) if spans else None,
         "cpu_us_per_span": {
             "generator": per_span_us(sent.cpu_s, sent.spans),
-            "agent": per_span_us(grown["agent_cpu_s"], spans),
-            "gateways": per_span_us(grown["gateway_cpu_s"], spans),
-            "jaeger_per_kept_span": per_span_us(grown["jaeger_cpu_s"], grown["gateway_kept"]),
+            "agent": per_span_us(growth["agent_cpu_s"], spans),
+            "gateways": per_span_us(growth["gateway_cpu_s"], spans),
+            "jaeger_per_kept_span": per_span_us(growth["jaeger_cpu_s"], growth["gateway_kept"]),
         },
     }
     return result, after

@@ -12,6 +12,10 @@ the doctor must name the broken run's break, by its kind and its ``pitfalls-``
 service, and find nothing in a fixed run, nor in either run of the outliving
 task, which keeps its context. tests/traceproof/test_pitfalls_exported.py
 proves the same without the stack.
+
+The Collector also writes every span to a file (its ``file`` exporter); the
+doctor's verdict over each window read from that file must be the one it
+gives over Jaeger: the same kinds, edges and counts, with no Jaeger at all.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ import json
 import time
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
 from examples.pitfalls.export import ExportedRun, exported_runs
+from tests.e2e.conftest import compose
 from tests.support.cli import run_module
 from tests.support.doctor import doctor
+from tests.support.load import wait_until
+from traceproof.errors import TraceNotFound
 from traceproof.jaeger import JaegerClient, has_spans
+from traceproof.sources import OtlpFileSource
 from traceproof.spans import Span
 
 #: The stack's Collector, OTLP/HTTP, as docker-compose.yml publishes it.
@@ -91,11 +100,38 @@ def windows(jaeger: JaegerClient) -> dict[str, RunWindow]:
     }
 
 
+@pytest.fixture(scope="module")
+def collector_file(windows: dict[str, RunWindow], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Collector's file exporter output, copied out once it holds every span of every run (it flushes each second)."""
+    folder = tmp_path_factory.mktemp("collector")
+
+    def copy_holds_every_span() -> bool:
+        compose("cp", "otel-collector:/var/lib/otelcol/traces", str(folder))
+        source = OtlpFileSource(folder / "traces")
+        try:
+            return all(len(source.trace(t)) >= n for w in windows.values() for t, n in w.run.spans_by_trace.items())
+        except TraceNotFound:
+            return False
+
+    wait_until(copy_holds_every_span, timeout_s=30, what="every pitfall span in the Collector's file")
+    return folder / "traces"
+
+
+def verdict(report: dict[str, object]) -> list[tuple[object, ...]]:
+    breaks: list[dict[str, object]] = report["breaks"]  # type: ignore[assignment]
+    return sorted((b["kind"], b["service"], b["peer"], b["count"]) for b in breaks)
+
+
 @pytest.mark.parametrize("label", list(EXPECTED))
-def test_the_doctor_names_each_broken_run_and_finds_nothing_in_each_fixed_one(label: str, windows: dict[str, RunWindow]) -> None:
+def test_the_doctor_names_each_broken_run_and_finds_nothing_in_each_fixed_one(
+    label: str, windows: dict[str, RunWindow], collector_file: Path
+) -> None:
     window = windows[label]
 
     status, report = doctor(window.since_ns, window.until_ns)
+    file_status, file_report = doctor(window.since_ns, window.until_ns, "--otlp-file", str(collector_file))
+    assert (file_status, verdict(file_report)) == (status, verdict(report)), "the Collector's file and Jaeger disagree"
+    assert file_report["traces_checked"] == report["traces_checked"]
 
     breaks = report["breaks"]
     assert report["traces_checked"] >= len(window.run.trace_ids)

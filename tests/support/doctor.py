@@ -1,4 +1,4 @@
-"""The doctor (traceproof.doctor) run as a person runs it, over a window given by its times, against the stack."""
+"""The doctor (``traceproof doctor``) run as a person runs it, over a window given by its times, against the stack."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ def iso(t_ns: int) -> str:
 
 
 def doctor(since_ns: int, until_ns: int, *extra: str) -> tuple[int, dict[str, Any]]:
-    """The doctor's exit status and JSON over the window, with the stack's Jaeger and Prometheus."""
+    """The doctor's exit status and JSON over the window, with the stack's Jaeger (or ``--otlp-file``) and Prometheus."""
     result = run_module(
-        "traceproof.doctor",
+        "traceproof",
+        "doctor",
         "--json",
         "--since",
         iso(since_ns),

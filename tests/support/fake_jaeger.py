@@ -33,10 +33,12 @@ def otlp_json(store: SpanStore, trace_id: str) -> dict[str, Any]:
 
 
 class FakeJaeger(JsonServer):
-    """``/api/v3/traces/{id}`` from the sink, with Jaeger's 404 for a trace it does not hold."""
+    """``/api/v3/traces/{id}`` from the sink (404 for a trace it does not hold); ``/api/v3/services`` says it is v3."""
 
     def __init__(self, store: SpanStore) -> None:
         def answer(path: str, query: dict[str, str]) -> tuple[int, Any]:
+            if path == "/api/v3/services":
+                return 200, {"services": sorted({s.service for s in store.all()})}
             prefix = "/api/v3/traces/"
             payload = otlp_json(store, path[len(prefix) :]) if path.startswith(prefix) else None
             if payload is None or not payload["result"]["resourceSpans"]:

@@ -1,4 +1,4 @@
-"""``traceproof doctor`` on the Collector's file and with --service: its verdicts, and every failure as one sentence and exit 2."""
+"""``traceproof doctor`` on the Collector's file and with --service: its verdicts, and each failure as one sentence, exit 2."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from builder import Window, ns
 from fake_jaeger import otlp_json
-
 from traceproof.cli import main
 
 NOW_NS = ns(60_000)

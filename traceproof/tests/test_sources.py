@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from builder import Window, ns
 from fake_jaeger import otlp_json
-
 from traceproof import JaegerClient, JaegerError, JaegerSource, MemorySource, OtlpFileSource, SourceError, WindowTooLarge
 from traceproof.sources import parse_headers
 
@@ -59,7 +59,11 @@ def _v1_answer() -> dict[str, object]:
                         "operationName": "GET /stock",
                         "references": [
                             {"refType": "CHILD_OF", "traceID": "0af7651916cd43dd8448eb211c80319c", "spanID": "b7ad6b7169203331"},
-                            {"refType": "FOLLOWS_FROM", "traceID": "11111111111111111111111111111111", "spanID": "2222222222222222"},
+                            {
+                                "refType": "FOLLOWS_FROM",
+                                "traceID": "11111111111111111111111111111111",
+                                "spanID": "2222222222222222",
+                            },
                         ],
                         "startTime": 1_700_000_000_002_000,
                         "duration": 15_000,
@@ -154,7 +158,9 @@ def test_a_path_prefix_is_kept_and_every_request_carries_the_headers() -> None:
 )
 def test_what_is_not_a_jaeger_or_refuses_is_one_sentence_that_shows_no_header(answer: httpx.Response, said: str) -> None:
     with (
-        JaegerClient("http://grafana.test", transport=httpx.MockTransport(lambda r: answer), headers={"Authorization": SECRET}) as c,
+        JaegerClient(
+            "http://grafana.test", transport=httpx.MockTransport(lambda r: answer), headers={"Authorization": SECRET}
+        ) as c,
         pytest.raises(JaegerError, match=re.escape(said)) as error,
     ):
         c.services()
@@ -184,7 +190,23 @@ def tls_jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=test CA")
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
     (folder / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", folder / "ext")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        ca,
+        "-CAkey",
+        ca_key,
+        "-CAcreateserial",
+        "-out",
+        cert,
+        "-days",
+        "2",
+        "-extfile",
+        folder / "ext",
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -211,7 +233,10 @@ def tls_jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def test_tls_from_a_private_ca_is_refused_with_what_to_do_and_trusted_with_ca_file(tls_jaeger: tuple[str, Path]) -> None:
     url, ca = tls_jaeger
-    with JaegerClient(url) as client, pytest.raises(JaegerError, match="refused TLS: its certificate is not trusted.*--jaeger-ca-file"):
+    with (
+        JaegerClient(url) as client,
+        pytest.raises(JaegerError, match="refused TLS: its certificate is not trusted.*--jaeger-ca-file"),
+    ):
         client.services()
     with JaegerClient(url, ca_file=ca) as client:
         assert client.services() == ["edge"]
