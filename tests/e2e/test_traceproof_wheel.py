@@ -132,6 +132,28 @@ def test_the_doctor_of_the_wheel_reads_the_collectors_file(venv: Venv, tmp_path:
     assert report["traces_checked"] > 0 and {"checkout", "inventory"} <= set(report["window"]["services"])
 
 
+def page_commands() -> list[str]:
+    """The commands of docs/your-own-services.md's ``sh`` blocks but ``pip install`` and ``docker compose`` (done here)."""
+    page = (ROOT / "docs" / "your-own-services.md").read_text()
+    lines = [
+        line.split("  #")[0].strip() for block in re.findall(r"```sh\n(.*?)```", page, re.DOTALL) for line in block.splitlines()
+    ]
+    return [line for line in lines if line and not line.startswith(("pip install", "docker compose"))]
+
+
+def test_the_commands_of_the_page_run_with_the_wheel_against_the_stack(venv: Venv, tmp_path: Path) -> None:
+    commands = page_commands()
+    assert any(c.startswith("traceproof doctor --since") for c in commands), commands
+    shutil.copytree(ROOT / "examples" / "trace_tests", tmp_path / "examples" / "trace_tests")
+    script = "set -euo pipefail\n" + "\n".join(commands) + "\n"
+    path = f"{venv.root / 'bin'}:/usr/bin:/bin"
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**_clean_env(), "PATH": path}
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout and re.search(r"No broken context in [\d,]+ traces", " ".join(result.stdout.split()))
+
+
 def test_without_its_dependencies_the_plugin_still_breaks_nobody(venv: Venv, tmp_path: Path) -> None:
     """Runs last in this module: it takes the package's dependencies away."""
     removed = venv.run(venv.bin("pip"), "uninstall", "--yes", "--quiet", "rich", "httpx", "opentelemetry-sdk", cwd=tmp_path)

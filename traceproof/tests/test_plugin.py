@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from builder import Window
-from fake_jaeger import FakeJaeger
+from fake_jaeger import FakeJaeger, otlp_json
 from traceproof.spans import Event, Span
 
 pytest_plugins = ["pytester"]
@@ -337,3 +337,29 @@ def test_with_nothing_declared_a_trace_is_taken_once_it_holds_still(pytester: py
         )
         result = pytester.runpytest("--jaeger", jaeger.url, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_collectors_file_is_read_with_otlp_file_and_a_split_is_shown_from_it(pytester: pytest.Pytester, stack: Stack) -> None:
+    """The same assertions, the same failure output, from the Collector's file exporter output instead of Jaeger."""
+    lines = [json.dumps(otlp_json([span])["result"]) for span in stack.jaeger.spans]
+    (pytester.path / "collector").mkdir()
+    (pytester.path / "collector" / "traces.jsonl").write_text("\n".join(lines) + "\n")
+    header = f"CRASH = {stack.crash!r}\nSPLIT = {stack.split!r}\n\n"
+    body = """
+        def test_crash(traces):
+            traces.get(CRASH, spans=3).assert_connected()
+
+        def test_split(traces):
+            traces.get(SPLIT, spans=3, timeout_s=0.5).assert_connected()
+        """
+    pytester.makepyfile(test_user=header + textwrap.dedent(body))
+    result = pytester.runpytest("--otlp-file", str(pytester.path / "collector"), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*did not reach 3 spans*it has 2 spans", "*the doctor finds not_propagated at checkout*"])
+
+
+def test_a_source_that_refuses_fails_the_test_with_its_sentence(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user="def test_it(traces):\n    traces.get('0af7651916cd43dd8448eb211c80319c')\n")
+    result = pytester.runpytest("--otlp-file", str(pytester.path / "nowhere"), "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*traceproof: *nowhere is neither a file nor a folder*"])
