@@ -361,5 +361,6 @@ def test_the_collectors_file_is_read_with_otlp_file_and_a_split_is_shown_from_it
 def test_a_source_that_refuses_fails_the_test_with_its_sentence(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user="def test_it(traces):\n    traces.get('0af7651916cd43dd8448eb211c80319c')\n")
     result = pytester.runpytest("--otlp-file", str(pytester.path / "nowhere"), "-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*traceproof: *nowhere is neither a file nor a folder*"])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E * traceproof: *nowhere is neither a file nor a folder*"])
+    assert "Traceback" not in result.stdout.str() and "sources.py" not in result.stdout.str()

@@ -17,7 +17,7 @@ from typing import Any
 
 from traceproof.defaults import QUIET_S, TIMEOUT_S
 from traceproof.doctor import Kind, diagnose
-from traceproof.errors import TraceNotFound
+from traceproof.errors import SourceError, TraceNotFound
 from traceproof.jaeger import JaegerUnreachable, normalize_trace_id
 from traceproof.logs import LogLine
 from traceproof.sources import TraceSource
@@ -118,8 +118,10 @@ class Traces:
                 trace, unreachable = Trace(trace_id, self.source.trace(trace_id), self.context), None
             except TraceNotFound:
                 pass
-            except JaegerUnreachable as exc:  # a restart: waited out; any other SourceError is said at once
+            except JaegerUnreachable as exc:  # a restart: waited out
                 unreachable = exc
+            except SourceError as exc:  # anything else a source cannot do is said at once, as the test's failure
+                raise AssertionError(f"traceproof: {exc}") from None
             now = time.monotonic()
             if len(trace.spans) != seen:
                 seen, since = len(trace.spans), now
