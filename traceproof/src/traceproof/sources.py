@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from google.protobuf import json_format
@@ -131,8 +131,9 @@ class OtlpFileSource:
             return [self.path]
         raise SourceError(f"{self.path} is neither a file nor a folder: give the path the Collector's file exporter writes")
 
-    def _spans(self, containing: bytes | None = None) -> Iterator[Span]:
-        """Every span of every line, or of the lines that hold ``containing`` (a trace id, as the exporter writes it)."""
+    def _spans(self, containing: bytes | None = None, starting: tuple[int, int] | None = None) -> Iterator[Span]:
+        """Every span of every line, or of the lines that hold ``containing`` (a trace id, as the exporter writes it)
+        and a span that started within ``starting`` (a line with none is not read into spans at all)."""
         for path in self.files():
             with path.open("rb") as lines:
                 for number, line in enumerate(lines, 1):
@@ -142,6 +143,8 @@ class OtlpFileSource:
                         batch = json.loads(line)
                         if not isinstance(batch, dict) or "resourceSpans" not in batch:
                             raise ValueError("no resourceSpans")
+                        if starting is not None and not _starts_within(batch, *starting):
+                            continue
                         spans = from_otlp_json(batch)
                     except (ValueError, json_format.ParseError) as exc:
                         if not line.endswith(b"\n"):
@@ -159,7 +162,8 @@ class OtlpFileSource:
         return found
 
     def window(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None) -> Window:
-        near = (s for s in self._spans() if start_ns - FILE_HORIZON_NS <= s.start_ns <= end_ns + FILE_HORIZON_NS)
+        first, last = start_ns - FILE_HORIZON_NS, end_ns + FILE_HORIZON_NS
+        near = (s for s in self._spans(starting=(first, last)) if first <= s.start_ns <= last)
         return gather(near, start_ns, end_ns, services, self.max_spans)
 
     def link(self, trace_id: str) -> str | None:
@@ -167,6 +171,16 @@ class OtlpFileSource:
 
     def __str__(self) -> str:
         return f"the Collector's file {self.path}"
+
+
+def _starts_within(batch: dict[str, Any], first_ns: int, last_ns: int) -> bool:
+    """Whether a line's ``TracesData`` holds a span that started in ``[first_ns, last_ns]``: read before the costly parse."""
+    for rs in batch.get("resourceSpans") or []:
+        for ss in rs.get("scopeSpans") or []:
+            for span in ss.get("spans") or []:
+                if first_ns <= int(span.get("startTimeUnixNano", 0)) <= last_ns:
+                    return True
+    return False
 
 
 def parse_headers(given: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> dict[str, str]:
