@@ -89,11 +89,14 @@ class Window:
         address: str | None = OUTSIDE_ADDRESS,
         parent: Span | None = None,
         route: str | None = None,
+        user_agent: str | None = None,
     ) -> Span:
-        """A SERVER span: a request ``service`` served, from ``address``, continuing ``parent`` if given."""
+        """A SERVER span: a request ``service`` served, from ``address`` (by ``user_agent``), continuing ``parent`` if given."""
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": path, "url.scheme": "http"}
         if address is not None:
             attributes["client.address"] = address
+        if user_agent is not None:
+            attributes["user_agent.original"] = user_agent
         if route is not None:
             attributes["http.route"] = route
         return self.span(service, "SERVER", f"{method} {route or path}", start_ms, end_ms, parent, attributes=attributes)

@@ -90,6 +90,11 @@ def caller_address(span: Span) -> str | None:
     return _text(span.attributes, "client.address", "network.peer.address", "net.sock.peer.addr", "net.peer.ip", "http.client_ip")
 
 
+def user_agent(span: Span) -> str | None:
+    """Who sent a SERVER span's request, as its ``User-Agent`` said (``python-httpx/0.28.1``, ``curl/8.5.0``)."""
+    return _text(span.attributes, "user_agent.original", "http.user_agent")
+
+
 def destination(span: Span) -> str | None:
     """The queue or topic a PRODUCER or CONSUMER span names."""
     return _text(span.attributes, "messaging.destination.name", "messaging.destination")

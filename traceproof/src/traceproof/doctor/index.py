@@ -38,6 +38,10 @@ class Requests:
     def __len__(self) -> int:
         return len(self._spans)
 
+    def spans(self) -> Sequence[Span]:
+        """The requests, in order of start."""
+        return self._spans
+
     def in_progress(self, start_ns: int, end_ns: int, besides_trace: str, skew_ns: int = 0) -> list[Span]:
         """Requests (not of ``besides_trace``) begun by ``start_ns`` and not ended by ``end_ns``; latest first."""
         found = []

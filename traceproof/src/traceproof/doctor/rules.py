@@ -27,7 +27,12 @@ What makes a root a real entry point instead:
 - A root SERVER span from A's address while A was serving no request: something
   else on A's host (a script, a cron job). Its route is then known to be
   called from that address from outside A's requests, and roots of that route
-  from there that did come during a request are doubts, not breaks.
+  from there that did come during a request are doubts, not breaks, unless
+  the window tells them apart (one host for everything, the laptop case):
+  their user agent never calls while A is idle; or so many of them come
+  while A is serving that calls from outside, landing at random, would do so
+  with a chance under :data:`BY_CHANCE` (A's requests take a share of the
+  time, and a caller without a CLIENT span calls only during them).
 - A root of another kind whose name (in its service) also begins a trace while
   the service serves no request: a batch job, a schedule, start-up work.
 - A root with links: a trace begun on purpose, pointing at where it came from.
@@ -42,18 +47,22 @@ the reply) are connected, and no rule looks at them.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from traceproof.doctor.addresses import AddressBook
-from traceproof.doctor.calls import Request, caller_address, destination, endpoint, request, route
+from traceproof.doctor.calls import Request, caller_address, destination, endpoint, request, route, user_agent
 from traceproof.doctor.findings import Doubt, EntryPoint, Kind, Occurrence, Side
 from traceproof.doctor.index import CALL_KINDS, ENTRY_KINDS, SpanKey, TraceIndex, key
 from traceproof.spans import Span
 
 #: Why a root from an address no connected call shows is an entry point (the address itself is kept apart).
 OUTSIDE = "from an address no connected call names"
+#: How unlikely calls from outside must be to land inside the caller's requests as often as a route's roots did,
+#: before those roots are named as the caller's breaks rather than doubts: one window in a million.
+BY_CHANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -274,7 +283,8 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
     found: list[Occurrence] = []
     entries: list[EntryPoint] = []
     doubts: list[Doubt] = []
-    called_from_outside: set[tuple[str, str | None, str]] = set()
+    #: (service, route, address) called while the callers there served nothing: the user agents that did.
+    called_from_outside: dict[tuple[str, str | None, str], set[str | None]] = {}
     suspects: list[tuple[Span, str, set[str], dict[str, list[Span]]]] = []
     for root in index.roots:
         if root.kind not in ENTRY_KINDS or key(root) in taken:
@@ -303,21 +313,31 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
             if (requests := index.requests(caller).in_progress(root.start_ns, root.end_ns, root.trace_id, facts.skew_ns))
         }
         if not serving:
-            called_from_outside.add((root.service, route(root), address))
+            called_from_outside.setdefault((root.service, route(root), address), set()).add(user_agent(root))
             why = f"from {address}, where {_names(callers)} calls from, while {_names(callers)} served no request"
             entries.append(EntryPoint(root.service, why, root.trace_id))
             continue
         suspects.append((root, address, callers, serving))
 
+    beyond_chance = _beyond_chance(facts, suspects, called_from_outside)
     for root, address, callers, serving in suspects:
         served = route(root) or "requests"
-        if (root.service, route(root), address) in called_from_outside:
-            why = (
-                f"{served} from {address} came while {_names(set(serving))} was serving, but also while "
-                f"{_names(callers)} served nothing: something else at {address} calls it too"
-            )
-            doubts.append(Doubt(root.service, why, root.trace_id))
-            continue
+        place = (root.service, route(root), address)
+        agents = called_from_outside.get(place)
+        told_apart = ""
+        if agents is not None:
+            agent = user_agent(root)
+            if agent is not None and agent not in agents:
+                told_apart = f"; {agent} never called it while {_names(callers)} served nothing"
+            elif len(serving) == 1 and (chance := beyond_chance.get((*place, next(iter(serving))))) is not None:
+                told_apart = f"; {chance}"
+            else:
+                why = (
+                    f"{served} from {address} came while {_names(set(serving))} was serving, but also while "
+                    f"{_names(callers)} served nothing: something else at {address} calls it too"
+                )
+                doubts.append(Doubt(root.service, why, root.trace_id))
+                continue
         if len(serving) > 1:
             why = f"{served} from {address}, where {' and '.join(serving)} call from, while each was serving a request"
             doubts.append(Doubt(root.service, why, root.trace_id))
@@ -330,7 +350,7 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
         evidence = (
             f"{root.service}'s root SERVER span {request(root)} came from {address}, where {caller} calls from "
             f"({_plural(book.calls_from(address, caller), 'connected call')}), while {caller} was serving a request "
-            "with no CLIENT span for it"
+            f"with no CLIENT span for it{told_apart}"
         )
         found.append(
             Occurrence(
@@ -345,6 +365,76 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
             )
         )
     return found, entries, doubts
+
+
+def _busy_share(facts: Facts, caller: str) -> float:
+    """The share of the window's time during which ``caller`` was serving at least one request."""
+    spans = [s for trace in facts.index.traces.values() for s in trace]
+    first, last = min(s.start_ns for s in spans), max(s.end_ns for s in spans)
+    busy, reach = 0, first
+    for served in sorted(facts.index.requests(caller).spans(), key=lambda s: s.start_ns):
+        start, end = max(served.start_ns, reach), min(served.end_ns, last)
+        if end > start:
+            busy += end - start
+            reach = end
+    return busy / (last - first) if last > first else 1.0
+
+
+def _tail(n: int, k: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): the chance that k or more of n calls land in a share p of the time."""
+    if k <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_terms = (
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k, n + 1)
+    )
+    return min(1.0, sum(math.exp(t) for t in log_terms))
+
+
+def _beyond_chance(
+    facts: Facts,
+    suspects: list[tuple[Span, str, set[str], dict[str, list[Span]]]],
+    called_from_outside: dict[tuple[str, str | None, str], set[str | None]],
+) -> dict[tuple[str, str | None, str, str], str]:
+    """Evidence, by (service, route, address, caller), where a route's roots came in the caller's requests too often for chance.
+
+    Calls from outside the caller come whenever they come: if the route had
+    ``n`` roots from the address and the caller was serving for a share ``p``
+    of the window, about ``n * p`` of them land inside its requests. When far
+    more do, so that chance would do it less than :data:`BY_CHANCE` of the
+    time, those are the caller's own calls, made without a CLIENT span. Only
+    roots whose user agent also called from outside are counted, as only they
+    could be mistaken.
+    """
+    inside: dict[tuple[str, str | None, str, str], int] = {}
+    for root, address, _, serving in suspects:
+        place = (root.service, route(root), address)
+        agents = called_from_outside.get(place)
+        if agents is None or len(serving) != 1 or (user_agent(root) is not None and user_agent(root) not in agents):
+            continue
+        group = (*place, next(iter(serving)))
+        inside[group] = inside.get(group, 0) + 1
+    outside: dict[tuple[str, str | None, str], int] = {}
+    for root in facts.index.roots:
+        place = (root.service, route(root), caller_address(root) or "")
+        if root.kind == "SERVER" and place in called_from_outside:
+            outside[place] = outside.get(place, 0) + 1
+    found = {}
+    for group, k in inside.items():
+        service, served, address, caller = group
+        n = outside[(service, served, address)]  # every root of the route from there, inside a request or not
+        share = _busy_share(facts, caller)
+        chance = _tail(n, k, share)
+        if chance < BY_CHANCE:
+            found[group] = (
+                f"{k} of the {n} roots of {served or 'requests'} from {address} came while {caller} was serving, "
+                f"which it did {share:.0%} of the time: calls from outside would do that with a chance of {chance:.0e}"
+            )
+    return found
 
 
 def _has_client_span_for(facts: Facts, root: Span, caller: str, requests: list[Span]) -> bool:
