@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke bench-doctor bench-scale bench-scale-smoke browser screenshots w3c lint doctor
+        bench bench-smoke bench-doctor bench-one-host bench-scale bench-scale-smoke browser screenshots w3c lint doctor
 
 # What `make test` runs, in this order: the checks that need no stack, then `up`...
 TEST_BEFORE_STACK := lint test-services check-containers up
@@ -35,8 +35,9 @@ help:
 	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
 	@echo "  make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "  make drills         fault drills under load against the running stack (results/drills.json)"
-	@echo "  make bench-smoke    make bench and bench-doctor, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
+	@echo "  make bench-smoke    make bench, bench-doctor and bench-one-host, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
 	@echo "  make bench-doctor   the doctor over 10,000 orders' traces: time and peak memory (bench/results/doctor.json)"
+	@echo "  make bench-one-host the doctor when every call comes from one address: precision and recall (no stack)"
 	@echo "  make up-scale       the stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
 	@echo "  make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
 	@echo "  make bench-scale-smoke  make bench-scale, brief, to keep it working (asserts nothing on speed)"
@@ -165,6 +166,12 @@ bench: install up
 bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
 	BENCH_SMOKE=1 $(PY) -m bench.doctor
+	BENCH_SMOKE=1 $(PY) -m bench.one_host
+
+# The doctor on one host: a bare client's breaks among direct calls from the same
+# address, precision and recall (bench/results/doctor-one-host.json, docs/doctor.md).
+bench-one-host: install
+	$(PY) -m bench.one_host
 
 # The doctor over a window of BENCH_DOCTOR_TRACES (10,000) orders: time and peak memory
 # for a quarter, a half and all of it (bench/results/doctor.json, docs/doctor.md).
