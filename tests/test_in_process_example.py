@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.support.processes import ROOT
+from tests.support.cli import run_module
 
 
 def test_the_in_process_example_proves_one_trace_and_catches_a_bare_client() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "examples/in_process", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_module("pytest", "examples/in_process", "-p", "no:cacheprovider", timeout_s=300)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout, result.stdout[-3000:]

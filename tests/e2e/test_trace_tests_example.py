@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.support.processes import ROOT
+from tests.support.cli import run_module
 
 
 def test_the_example_trace_tests_pass_against_the_stack() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "examples/trace_tests", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_module("pytest", "examples/trace_tests", "-p", "no:cacheprovider", timeout_s=300)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout, result.stdout[-3000:]
