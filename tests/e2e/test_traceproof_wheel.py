@@ -55,8 +55,11 @@ def _locked(name: str) -> str:
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     folder = tmp_path_factory.mktemp("wheel")
+    # Built from a clean copy: setuptools leaves build/ in the folder it builds, and would package stale files from it.
+    source = folder / "traceproof"
+    shutil.copytree(ROOT / "traceproof", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(folder / "dist"), str(ROOT / "traceproof")],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(folder / "dist"), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
