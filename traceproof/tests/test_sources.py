@@ -286,9 +286,14 @@ def test_a_line_being_written_is_waited_for_and_any_other_bad_line_is_named(tmp_
     path.write_text(lines[0] + "\nnot json at all\n" + "\n".join(lines[1:]) + "\n")
     with pytest.raises(SourceError, match=r"traces.jsonl line 2 is not OTLP JSON .*format: json"):
         OtlpFileSource(path).window(ns(0), ns(1000))
-    path.write_text('{"resourceMetrics": []}\n')
-    with pytest.raises(SourceError, match="line 1 is not OTLP JSON"):
-        OtlpFileSource(path).window(ns(0), ns(1000))
+    for wrong in (
+        '{"resourceMetrics": []}',
+        '{"resourceSpans": [1]}',
+        '{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "x"}]}]}]}',
+    ):
+        path.write_text(wrong + "\n")
+        with pytest.raises(SourceError, match="line 1 is not OTLP JSON"):
+            OtlpFileSource(path).window(ns(0), ns(1000))
     with pytest.raises(SourceError, match="neither a file nor a folder"):
         OtlpFileSource(tmp_path / "missing").window(ns(0), ns(1000))
 

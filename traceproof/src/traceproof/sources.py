@@ -48,17 +48,22 @@ class TraceSource(Protocol):
 
 
 def gather(spans: Iterable[Span], start_ns: int, end_ns: int, services: Sequence[str] | None, max_spans: int) -> Window:
-    """The window's traces out of spans held in hand (a file's, a process's): the same answer Jaeger's search gives."""
+    """The window's traces out of spans held in hand (a file's, a process's): the same answer Jaeger's search gives.
+
+    Every span gathered counts against ``max_spans``, not only the window's:
+    they are all held until the last one says which traces the window has.
+    """
     traces: dict[str, list[Span]] = {}
     inside: set[str] = set()
     wanted = set(services) if services is not None else None
     window = Window(start_ns, end_ns, traces)
-    for span in spans:
+    for held, span in enumerate(spans, 1):
         traces.setdefault(span.trace_id, []).append(span)
         if start_ns <= span.start_ns <= end_ns and (wanted is None or span.service in wanted):
             inside.add(span.trace_id)
+        if held > max_spans:
+            check_budget(window, max_spans)
     window.traces = {trace_id: traces[trace_id] for trace_id in inside}
-    check_budget(window, max_spans)
     window.services = sorted({s.service for spans in window.traces.values() for s in spans})
     return window
 
@@ -146,7 +151,7 @@ class OtlpFileSource:
                         if starting is not None and not _starts_within(batch, *starting):
                             continue
                         spans = from_otlp_json(batch)
-                    except (ValueError, json_format.ParseError) as exc:
+                    except (ValueError, TypeError, AttributeError, json_format.ParseError) as exc:
                         if not line.endswith(b"\n"):
                             continue  # the line the exporter is writing now
                         raise SourceError(
