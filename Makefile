@@ -10,10 +10,13 @@ PIP    := $(VENV)/bin/pip
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
         bench bench-smoke bench-doctor bench-one-host bench-scale bench-scale-smoke browser screenshots w3c lint doctor
 
-# What `make test` runs, in this order: the checks that need no stack, then `up`...
-TEST_BEFORE_STACK := lint test-services check-containers up
-# ...then these against the running stack, and `down` at the end whatever happened.
-TEST_ON_STACK := e2e drills bench-smoke up-scale test-scale bench-scale-smoke
+# What `make test` runs, in this order: the checks that need no stack...
+TEST_BEFORE_STACK := lint test-services check-containers
+# ...then these, on a stack of its own (TEST_PROJECT), and `down` at the end whatever happened.
+TEST_ON_STACK := up e2e drills bench-smoke up-scale test-scale bench-scale-smoke
+# The Compose project `make test` runs its stack as: volumes of its own, so the tests' traces
+# and metrics never land in the store `make up` gives a person, and a person's survive the tests.
+TEST_PROJECT := shoptrace-test
 
 help:
 	@echo "First steps"
@@ -29,7 +32,9 @@ help:
 	@echo "  make doctor         where traces broke in the last SINCE (15m): each broken edge, its kind, cause and fix (JSON=1)"
 	@echo "  make screenshots    start the stack if needed, make the walkthrough's failing trace, picture the UI into docs/img/"
 	@echo "Test"
-	@echo "  make test           every test, one after another: $(TEST_BEFORE_STACK) $(TEST_ON_STACK), then down"
+	@echo "  make test           every test, one after another: $(TEST_BEFORE_STACK) $(TEST_ON_STACK), then down;"
+	@echo "                      the stack as the Compose project $(TEST_PROJECT), with its own volumes (a running"
+	@echo "                      make up stack is stopped first; its traces stay for the next make up)"
 	@echo "  make lint           ruff (rules, import order, format) on the whole tree; mypy --strict on the services"
 	@echo "  make test-services  the services' tests only (no containers)"
 	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
@@ -134,11 +139,15 @@ check-containers: install
 	scripts/check-containers.sh
 
 # Everything (TEST_BEFORE_STACK, TEST_ON_STACK above): lint, the services' tests, the
-# static checks, then the stack is started, tested end to end, drilled, benchmarked
-# briefly (a smoke: nothing asserted on speed); then the same with the gateway tier
-# (up-scale), and stopped again (its volumes are kept).
+# static checks, then the stack is started (as TEST_PROJECT), tested end to end, drilled,
+# benchmarked briefly (a smoke: nothing asserted on speed); then the same with the gateway
+# tier (up-scale), and stopped again (its volumes are kept, apart from a person's).
+# Both stacks publish the same ports: a running `make up` stack is stopped first (stopped, not
+# removed: its volumes stay, and `make up` brings it back as it was).
 test: $(TEST_BEFORE_STACK)
-	$(MAKE) $(TEST_ON_STACK); status=$$?; docker compose down --remove-orphans; exit $$status
+	docker compose stop
+	COMPOSE_PROJECT_NAME=$(TEST_PROJECT) $(MAKE) $(TEST_ON_STACK); status=$$?; \
+	  COMPOSE_PROJECT_NAME=$(TEST_PROJECT) docker compose down --remove-orphans; exit $$status
 
 # --- exploring: explore/ and examples/pitfalls (docs/walkthrough.md, docs/pitfalls.md)
 
