@@ -1,0 +1,31 @@
+"""docs/doctor.md's table of the doctor's time and memory is bench/results/doctor.json's, row by row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.processes import ROOT
+
+
+def _row(source: str, run: dict[str, Any]) -> str:
+    return (
+        f"| {source} | {run['window_s']:g} s | {run['traces']:,} | {run['spans']:,} | {run['wall_s']:.1f} s "
+        f"| {run['peak_rss_mb']:.0f} MB |"
+    )
+
+
+def table_rows() -> list[str]:
+    results = json.loads((ROOT / "bench" / "results" / "doctor.json").read_text())
+    rows = [_row("Jaeger", run) for run in results["runs"]]
+    rows += [_row("Collector's file", run) for run in results["collector_file"]["runs"]]
+    previous = results.get("previous")
+    if previous:
+        rows.append(_row(f"Jaeger, at {previous['commit']}", previous["whole_window"]))
+    return rows
+
+
+def test_the_pages_time_and_memory_table_is_the_results_files() -> None:
+    page = (ROOT / "docs" / "doctor.md").read_text()
+    for row in table_rows():
+        assert row in page, f"docs/doctor.md lacks, or has other figures than, this row of bench/results/doctor.json:\n{row}"
