@@ -3,9 +3,10 @@
 Jaeger 2 answers ``/api/v3/...`` in OTLP JSON, read into :class:`traceproof.spans.Span`
 by :func:`traceproof.spans.from_otlp_json`; Jaeger 1.x answers only ``/api/...``
 in its own JSON, translated to OTLP JSON first (:mod:`traceproof.jaeger_v1`).
-Which one a server speaks is asked once (``api="auto"``). Everything that can go wrong on the way
-is one of a few errors, each with a sentence a person can act on: Jaeger is
-not reachable, the id is malformed, the trace is not (yet) there or not whole.
+Which one a server speaks is asked once (``api="auto"``). Everything that can
+go wrong on the way is one of a few errors, each with a sentence a person can
+act on: Jaeger is not reachable, refuses, is not Jaeger, the id is malformed,
+the trace is not (yet) there or not whole.
 :meth:`JaegerClient.wait_for` is the one loop that waits for spans on their
 way; `make trace`, the tests, the drills and the bench all wait through it.
 """
