@@ -421,12 +421,13 @@ def _beyond_chance(
     outside: dict[tuple[str, str | None, str], int] = {}
     for root in facts.index.roots:
         place = (root.service, route(root), caller_address(root) or "")
-        if root.kind == "SERVER" and place in called_from_outside:
+        agents = called_from_outside.get(place)
+        if root.kind == "SERVER" and agents is not None and (user_agent(root) is None or user_agent(root) in agents):
             outside[place] = outside.get(place, 0) + 1
     found = {}
     for group, k in inside.items():
         service, served, address, caller = group
-        n = outside[(service, served, address)]  # every root of the route from there, inside a request or not
+        n = outside[(service, served, address)]  # every such root of the route from there, inside a request or not
         share = _busy_share(facts, caller)
         chance = _tail(n, k, share)
         if chance < BY_CHANCE:
