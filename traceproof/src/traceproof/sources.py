@@ -23,12 +23,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from traceproof.errors import SourceError, TraceNotFound
 from traceproof.jaeger import Api, JaegerClient
 from traceproof.spans import Span, from_otlp_json, from_sdk
-from traceproof.window import MAX_SPANS, PAGE_SIZE, Window, WindowReader, check_budget
+from traceproof.window import MAX_SPANS, PAGE_SIZE, Window, WindowReader, check_budget, hex_id, only, otlp_spans
 
 #: The environment variable that holds request headers for Jaeger, as OTEL_EXPORTER_OTLP_HEADERS does: ``k=v,k2=v2``.
 HEADERS_VARIABLE = "TRACEPROOF_HEADERS"
-#: How far beyond a window a file's spans are kept while its traces are gathered: a trace longer than this is cut.
-FILE_HORIZON_NS = 3600 * 1_000_000_000
 
 
 class TraceSource(Protocol):
@@ -136,40 +134,51 @@ class OtlpFileSource:
             return [self.path]
         raise SourceError(f"{self.path} is neither a file nor a folder: give the path the Collector's file exporter writes")
 
-    def _spans(self, containing: bytes | None = None, starting: tuple[int, int] | None = None) -> Iterator[Span]:
-        """Every span of every line, or of the lines that hold ``containing`` (a trace id, as the exporter writes it)
-        and a span that started within ``starting`` (a line with none is not read into spans at all)."""
+    def _batches(self, containing: bytes | None = None) -> Iterator[dict[str, Any]]:
+        """Each line's ``TracesData``, or each that holds ``containing`` (a trace id, as the exporter writes it)."""
         for path in self.files():
             with path.open("rb") as lines:
                 for number, line in enumerate(lines, 1):
                     if not line.strip() or (containing is not None and containing not in line):
                         continue
                     try:
-                        batch = json.loads(line)
-                        if not isinstance(batch, dict) or "resourceSpans" not in batch:
-                            raise ValueError("no resourceSpans")
-                        if starting is not None and not _starts_within(batch, *starting):
-                            continue
-                        spans = from_otlp_json(batch)
-                    except (ValueError, TypeError, AttributeError, json_format.ParseError) as exc:
+                        batch = _traces_data(line)
+                    except (ValueError, TypeError, AttributeError, KeyError) as exc:
                         if not line.endswith(b"\n"):
                             continue  # the line the exporter is writing now
                         raise SourceError(
                             f"{path} line {number} is not OTLP JSON ({str(exc)[:120]}): is it what the Collector's file "
                             "exporter writes with `format: json`?"
                         ) from None
-                    yield from spans
+                    yield batch
+
+    def _read(self, batch: dict[str, Any]) -> list[Span]:
+        try:
+            return from_otlp_json(batch)
+        except json_format.ParseError as exc:
+            raise SourceError(f"{self.path} holds a batch that is not OTLP JSON ({str(exc)[:120]})") from None
 
     def trace(self, trace_id: str) -> list[Span]:
-        found = [s for s in self._spans(trace_id.encode()) if s.trace_id == trace_id]
+        wanted = {trace_id}
+        found = [s for batch in self._batches(trace_id.encode()) for s in self._read(only(batch, wanted))]
         if not found:
             raise TraceNotFound(f"{self.path} holds no span of trace {trace_id} (yet)")
         return found
 
     def window(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None) -> Window:
-        first, last = start_ns - FILE_HORIZON_NS, end_ns + FILE_HORIZON_NS
-        near = (s for s in self._spans(starting=(first, last)) if first <= s.start_ns <= last)
-        return gather(near, start_ns, end_ns, services, self.max_spans)
+        """Read twice: once for the ids of the window's traces (JSON only), then for their spans alone.
+
+        So memory holds the window's spans and no more, however much else the
+        files hold; the costly step (OTLP JSON into spans) is spent on them only.
+        """
+        wanted = set(services) if services is not None else None
+        inside: set[str] = set()
+        for batch in self._batches():
+            for rs, _, span in otlp_spans(batch):
+                if start_ns <= int(span.get("startTimeUnixNano", 0)) <= end_ns and (wanted is None or _service_of(rs) in wanted):
+                    inside.add(hex_id(span["traceId"]))
+        spans = (s for batch in self._batches() for s in self._read(only(batch, inside)))
+        return gather(spans, start_ns, end_ns, services, self.max_spans)
 
     def link(self, trace_id: str) -> str | None:
         return None
@@ -178,14 +187,23 @@ class OtlpFileSource:
         return f"the Collector's file {self.path}"
 
 
-def _starts_within(batch: dict[str, Any], first_ns: int, last_ns: int) -> bool:
-    """Whether a line's ``TracesData`` holds a span that started in ``[first_ns, last_ns]``: read before the costly parse."""
-    for rs in batch.get("resourceSpans") or []:
-        for ss in rs.get("scopeSpans") or []:
-            for span in ss.get("spans") or []:
-                if first_ns <= int(span.get("startTimeUnixNano", 0)) <= last_ns:
-                    return True
-    return False
+def _traces_data(line: bytes) -> dict[str, Any]:
+    """One line as OTLP JSON ``TracesData``, each span with the trace id and start the reading relies on; else an error."""
+    batch = json.loads(line)
+    if not isinstance(batch, dict) or not isinstance(batch.get("resourceSpans"), list):
+        raise ValueError("no resourceSpans")
+    for _, _, span in otlp_spans(batch):
+        hex_id(span["traceId"])
+        int(span.get("startTimeUnixNano", 0))
+    return batch
+
+
+def _service_of(resource_spans: dict[str, Any]) -> str:
+    """``service.name`` of one ``resourceSpans`` entry of OTLP JSON."""
+    for attribute in (resource_spans.get("resource") or {}).get("attributes") or []:
+        if attribute.get("key") == "service.name":
+            return str((attribute.get("value") or {}).get("stringValue", ""))
+    return ""
 
 
 def parse_headers(given: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> dict[str, str]:

@@ -71,7 +71,7 @@ def hex_id(value: str) -> str:
     return base64.b64decode(value).hex()
 
 
-def _otlp_spans(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+def otlp_spans(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """(resourceSpans, scopeSpans, span) for every span of an answer."""
     for rs in payload.get("result", payload).get("resourceSpans", []):
         for ss in rs.get("scopeSpans", []):
@@ -82,14 +82,14 @@ def _otlp_spans(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[
 def _first_starts(payload: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """Each trace of an answer: (span count, earliest span start in ns)."""
     found: dict[str, tuple[int, int]] = {}
-    for _, _, span in _otlp_spans(payload):
+    for _, _, span in otlp_spans(payload):
         trace_id, start = hex_id(span["traceId"]), int(span.get("startTimeUnixNano", 0))
         count, first = found.get(trace_id, (0, start))
         found[trace_id] = (count + 1, min(first, start))
     return found
 
 
-def _only(payload: dict[str, Any], trace_ids: set[str]) -> dict[str, Any]:
+def only(payload: dict[str, Any], trace_ids: set[str]) -> dict[str, Any]:
     """The answer cut down to the spans of ``trace_ids``, in the same OTLP JSON shape."""
     resource_spans = []
     for rs in payload.get("result", payload).get("resourceSpans", []):
@@ -157,6 +157,6 @@ class WindowReader:
         if not wanted:
             return
         fresh: dict[str, list[Span]] = {}
-        for span in from_otlp_json(_only(payload, wanted)):
+        for span in from_otlp_json(only(payload, wanted)):
             fresh.setdefault(span.trace_id, []).append(span)
         window.traces.update(fresh)
