@@ -29,3 +29,8 @@ def test_the_pages_time_and_memory_table_is_the_results_files() -> None:
     page = (ROOT / "docs" / "doctor.md").read_text()
     for row in table_rows():
         assert row in page, f"docs/doctor.md lacks, or has other figures than, this row of bench/results/doctor.json:\n{row}"
+    results = json.loads((ROOT / "bench" / "results" / "doctor.json").read_text())
+    prose = " ".join(page.split())
+    assert f"{results['collector_file']['megabytes']:g} MB of OTLP JSON lines" in prose
+    assert f"{results['seconds_per_1000_traces']:g} s per 1,000 traces" in prose
+    assert f"{results['memory_per_span_kb']:g} KB per span held" in prose
