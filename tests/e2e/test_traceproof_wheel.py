@@ -3,7 +3,7 @@
 There, against the stack: ``traceproof doctor --help``; an unrelated project's
 ordinary one-test suite (the plugin breaks nobody); the package's own tests;
 docs/testing-your-traces.md's example suite through Jaeger's v3 API and its
-v1 API; the doctor over the Collector's file. Last, with the package's
+v1 API; the doctor, and the plugin, over the Collector's file. Last, with the package's
 dependencies taken away, the unrelated suite still passes: pytest loads the
 plugin, and the plugin imports nothing until a test asks for traces.
 
@@ -22,10 +22,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import JAEGER_URL, compose
+from tests.support.load import CHECKOUT_URL, wait_until
 from tests.support.processes import ROOT
+from traceproof.errors import TraceNotFound
+from traceproof.sources import OtlpFileSource
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,33 @@ def test_the_commands_of_the_page_run_with_the_wheel_against_the_stack(venv: Ven
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout and re.search(r"No broken context in [\d,]+ traces", " ".join(result.stdout.split()))
+
+
+def test_the_plugin_of_the_wheel_reads_a_crash_from_the_collectors_file(venv: Venv, tmp_path: Path) -> None:
+    """A crash's trace (3 spans: checkout's SERVER and CLIENT, inventory's SERVER) as the real Collector wrote it."""
+    response = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-crash"}, timeout=10)
+    assert response.status_code == 502
+    trace_id = response.headers["traceresponse"].split("-")[1]
+    folder = tmp_path / "collector"
+    folder.mkdir()
+
+    def copied_whole() -> bool:  # the exporter flushes every second; each service's batch comes on its own
+        compose("cp", "otel-collector:/var/lib/otelcol/traces", str(folder))
+        try:
+            return len(OtlpFileSource(folder / "traces").trace(trace_id)) == 3
+        except TraceNotFound:
+            return False
+
+    wait_until(copied_whole, timeout_s=30, what="the crash's 3 spans in the Collector's file")
+    (tmp_path / "test_crash.py").write_text(
+        "def test_crash(traces):\n"
+        f"    trace = traces.get({trace_id!r}, spans=3)\n"
+        "    trace.assert_connected()\n"
+        "    trace.one(service='inventory', kind='server').assert_error('SimulatedCrash')\n"
+    )
+    result = venv.run(venv.bin("pytest"), "-p", "no:cacheprovider", "--otlp-file", str(folder / "traces"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
 
 
 def test_without_its_dependencies_the_plugin_still_breaks_nobody(venv: Venv, tmp_path: Path) -> None:
