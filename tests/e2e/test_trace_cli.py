@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -16,13 +17,15 @@ from traceproof.jaeger import JaegerClient
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
+    """``make`` as a person runs it, in a bare environment but for the Compose project the stack runs as."""
+    project = {"COMPOSE_PROJECT_NAME": os.environ["COMPOSE_PROJECT_NAME"]} if "COMPOSE_PROJECT_NAME" in os.environ else {}
     return subprocess.run(
         ["make", "--no-print-directory", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": COLUMNS},
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COLUMNS": COLUMNS, **project},
     )
 
 
