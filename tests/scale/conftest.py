@@ -8,6 +8,7 @@ SAMPLE_SLOW_MS and SAMPLE_OK_PERCENT it was started with.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ from tests.support.results import recorded
 from traceproof.prometheus import PrometheusClient
 from traceproof.spans import Span
 
-PROJECT = "shoptrace"  # docker-compose.yml's name:
+#: The Compose project the stack runs as: make test's own (COMPOSE_PROJECT_NAME), else docker-compose.yml's name:.
+PROJECT = os.environ.get("COMPOSE_PROJECT_NAME") or "shoptrace"
 GATEWAY_SERVICE = "gateway"
 #: What checkout answers each SKU with.
 STATUS = {"item-123": 201, "fault-crash": 502, "fault-slow": 504, "sold-out": 409}
@@ -45,7 +47,7 @@ def docker(*args: str, timeout_s: float = 60) -> str:
 
 
 def gateway_containers(running_only: bool = True) -> list[str]:
-    """The gateway replicas' container names, sorted (shoptrace-gateway-1, ...)."""
+    """The gateway replicas' container names, sorted (shoptrace-gateway-1, ... in the project they run in)."""
     labels = [f"label=com.docker.compose.{k}={v}" for k, v in (("project", PROJECT), ("service", GATEWAY_SERVICE))]
     filters = [arg for label in labels for arg in ("--filter", label)]
     return sorted(docker("ps", *(() if running_only else ("-a",)), *filters, "--format", "{{.Names}}").split())
