@@ -44,7 +44,14 @@ def test_a_break_in_the_collectors_file_is_found_and_service_keeps_to_your_own(
     report = json.loads(out)
     assert code == 0, "another team's broken traces are not judged"
     assert (report["window"]["services"], report["traces_checked"]) == (["billing"], 1)
-    assert other_team.service == "billing"
+    assert other_team.trace_id in json.dumps(report) or report["breaks"] == []
+
+    # A break joins two traces: both ends of the edge must be named, or its other half is never read.
+    both = ("--service", "checkout", "--service", "inventory")
+    code, out, _ = doctor(capsys, "--otlp-file", str(file), *both, "--json")
+    assert code == 1 and [b["kind"] for b in json.loads(out)["breaks"]] == ["not_propagated"]
+    code, _, _ = doctor(capsys, "--otlp-file", str(file), "--service", "inventory", "--json")
+    assert code == 0, "one end alone: checkout's half (the CLIENT span without a child) is not in the window"
 
 
 @pytest.mark.parametrize(

@@ -367,10 +367,8 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
     return found, entries, doubts
 
 
-def _busy_share(facts: Facts, caller: str) -> float:
-    """The share of the window's time during which ``caller`` was serving at least one request."""
-    spans = [s for trace in facts.index.traces.values() for s in trace]
-    first, last = min(s.start_ns for s in spans), max(s.end_ns for s in spans)
+def _busy_share(facts: Facts, caller: str, first: int, last: int) -> float:
+    """The share of ``[first, last]`` (the window's spans' extent) during which ``caller`` was serving a request."""
     busy, reach = 0, first
     for served in sorted(facts.index.requests(caller).spans(), key=lambda s: s.start_ns):
         start, end = max(served.start_ns, reach), min(served.end_ns, last)
@@ -424,11 +422,15 @@ def _beyond_chance(
         agents = called_from_outside.get(place)
         if root.kind == "SERVER" and agents is not None and (user_agent(root) is None or user_agent(root) in agents):
             outside[place] = outside.get(place, 0) + 1
-    found = {}
+    found: dict[tuple[str, str | None, str, str], str] = {}
+    if not inside:
+        return found
+    spans = [s for trace in facts.index.traces.values() for s in trace]
+    first, last = min(s.start_ns for s in spans), max(s.end_ns for s in spans)
     for group, k in inside.items():
         service, served, address, caller = group
         n = outside[(service, served, address)]  # every such root of the route from there, inside a request or not
-        share = _busy_share(facts, caller)
+        share = _busy_share(facts, caller, first, last)
         chance = _tail(n, k, share)
         if chance < BY_CHANCE:
             found[group] = (
