@@ -39,7 +39,7 @@ help:
 	@echo "  make test-services  the services' tests only (no containers)"
 	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
 	@echo "  make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
-	@echo "  make drills         fault drills under load against the running stack (results/drills.json)"
+	@echo "  make drills         fault drills under load against the running stack (bench/results/drills.json)"
 	@echo "  make bench-smoke    make bench, bench-doctor and bench-one-host, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
 	@echo "  make bench-doctor   the doctor over 10,000 orders' traces: time and peak memory (bench/results/doctor.json)"
 	@echo "  make bench-one-host the doctor when every call comes from one address: precision and recall (no stack)"
@@ -128,7 +128,7 @@ browser:
 screenshots: install browser up
 	$(PY) -m scripts.screenshots docs/img
 
-# Fault drills under load against the running stack; figures to results/drills.json.
+# Fault drills under load against the running stack; figures to bench/results/drills.json.
 drills: install
 	$(PY) -m pytest tests/drills
 

@@ -2,7 +2,7 @@
 
 Each drill runs steady load with explore.load while it breaks one part of the
 stack, then checks what the stack promises (docs/reliability.md's drills
-table) and records what it measured in results/drills.json, from which
+table) and records what it measured in bench/results/drills.json, from which
 that table is copied.
 """
 
@@ -17,10 +17,10 @@ from tests.e2e.conftest import checkout, inventory, jaeger, prometheus, stack_is
 from tests.support.processes import ROOT
 from tests.support.results import recorded
 
-RESULTS = ROOT / "results" / "drills.json"
+RESULTS = ROOT / "bench" / "results" / "drills.json"
 
 
 @pytest.fixture(scope="session")
 def record() -> Iterator[dict[str, Any]]:
-    """Figures by drill; written to results/drills.json when the drills end."""
+    """Figures by drill; written to bench/results/drills.json when the drills end."""
     yield from recorded(RESULTS)

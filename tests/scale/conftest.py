@@ -73,11 +73,11 @@ def policy() -> Policy:
 
 @pytest.fixture(scope="session")
 def record() -> Iterator[dict[str, Any]]:
-    """Figures by test; written to results/gateway-tier.json (docs/scaling.md quotes them).
+    """Figures by test; written to bench/results/gateway-tier.json (docs/scaling.md quotes them).
 
     The gateway bench's throughput is in bench/results/scale.json.
     """
-    yield from recorded(ROOT / "results" / "gateway-tier.json")
+    yield from recorded(ROOT / "bench" / "results" / "gateway-tier.json")
 
 
 def holes(spans: list[Span]) -> list[str]:
