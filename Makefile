@@ -17,6 +17,9 @@ TEST_ON_STACK := up e2e drills bench-smoke up-scale test-scale bench-scale-smoke
 # The Compose project `make test` runs its stack as: volumes of its own, so the tests' traces
 # and metrics never land in the store `make up` gives a person, and a person's survive the tests.
 TEST_PROJECT := shoptrace-test
+# After a run that measured (drills, the gateway tier's tests, the benches), the figures the
+# README and docs/ quote are written again from bench/results/ (scripts/figures.py).
+FIGURES := $(PY) -m scripts.figures --write
 
 help:
 	@echo "First steps"
@@ -107,6 +110,7 @@ down:
 # The gateway tier's tests (tests/scale) against the running `make up-scale` stack.
 test-scale: install
 	$(PY) -m pytest tests/scale
+	$(FIGURES)
 
 logs:
 	docker compose logs -f --tail=200
@@ -131,6 +135,7 @@ screenshots: install browser up
 # Fault drills under load against the running stack; figures to bench/results/drills.json.
 drills: install
 	$(PY) -m pytest tests/drills
+	$(FIGURES)
 
 # hadolint comes with the test tools (.venv); `docker compose config` needs Compose,
 # and on a machine without one images.sh provides it (and the docker CLI with the engine).
@@ -171,6 +176,7 @@ doctor: install
 
 bench: install up
 	$(PY) -m bench
+	$(FIGURES)
 
 bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
@@ -181,16 +187,19 @@ bench-smoke: install up
 # address, precision and recall (bench/results/doctor-one-host.json, docs/doctor.md).
 bench-one-host: install
 	$(PY) -m bench.one_host
+	$(FIGURES)
 
 # The doctor over a window of BENCH_DOCTOR_TRACES (10,000) orders: time and peak memory
 # for a quarter, a half and all of it (bench/results/doctor.json, docs/doctor.md).
 bench-doctor: install up
 	$(PY) -m bench.doctor
+	$(FIGURES)
 
 # The gateway tier's throughput (docs/scaling.md): synthetic traces through 1 and GATEWAYS
 # gateways, stepped up to the highest rate sustained (bench/results/scale*.json).
 bench-scale: install up-scale
 	$(PY) -m bench.scale
+	$(FIGURES)
 
 bench-scale-smoke: install up-scale
 	BENCH_SMOKE=1 $(PY) -m bench.scale

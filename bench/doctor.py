@@ -41,6 +41,7 @@ from explore.load import DEFAULT_MIX, parse_mix, run
 from traceproof.errors import TraceNotFound
 from traceproof.jaeger import JaegerClient, has_spans
 from traceproof.sources import OtlpFileSource
+from traceproof.wait import poll
 
 CHECKOUT_URL = os.environ.get("CHECKOUT_URL", "http://localhost:8080")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")
@@ -93,18 +94,20 @@ def doctor_run(start_ns: int, end_ns: int, work: Path, source: list[str]) -> dic
 
 def collector_file(work: Path, trace_ids: list[str], timeout_s: float = 60) -> Path:
     """A copy of the Collector's file exporter folder, once it holds ``trace_ids`` (it flushes every second)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def copied() -> bool:
         subprocess.run(["docker", "compose", "cp", "otel-collector:/var/lib/otelcol/traces", str(work)], cwd=ROOT, check=True)
         source = OtlpFileSource(work / "traces")
         try:
             for trace_id in trace_ids:
                 source.trace(trace_id)
-            return work / "traces"
         except TraceNotFound:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+            return False
+        return True
+
+    if not poll(copied, bool, timeout_s, interval_s=1.0)[1]:
+        raise TraceNotFound(f"the Collector's file holds not all of {trace_ids} after {timeout_s:g} s")
+    return work / "traces"
 
 
 def main() -> int:

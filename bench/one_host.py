@@ -34,7 +34,7 @@ from bench.services import ROOT
 from examples.pitfalls.downstream import inventory_app, inventory_client
 from examples.pitfalls.recorder import Recorder
 from examples.pitfalls.story import checkout_request
-from traceproof.doctor import Kind, diagnose
+from traceproof.doctor import BreakKind, diagnose
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 RESULTS = ROOT / "bench" / "results" / ("doctor-one-host-smoke.json" if SMOKE else "doctor-one-host.json")
@@ -98,12 +98,12 @@ async def run(scenario: Scenario, seed: int) -> Recorder:
 def judge(scenario: Scenario, seed: int) -> dict[str, Any]:
     recorder = asyncio.run(run(scenario, seed))
     traces = recorder.traces()
-    roots = [s for spans in traces.values() for s in spans if (s.service, s.kind, s.parent_id) == ("inventory", "SERVER", None)]
+    roots = [s for spans in traces.values() for s in spans if (s.service, s.kind, s.parent_id) == ("inventory", "server", None)]
     # Each request says who made it in its query (?by=broken, ?by=direct), which the doctor does not read.
     labelled_breaks = {s.trace_id for s in roots if str(s.attributes.get("http.url", "")).endswith("?by=broken")}
     d = diagnose(traces)
-    named = {o.trace_id for b in d.breaks if b.kind is Kind.NO_CLIENT_SPAN for o in b.occurrences}
-    others = [b.kind.value for b in d.breaks if b.kind is not Kind.NO_CLIENT_SPAN]
+    named = {o.trace_id for b in d.breaks if b.kind is BreakKind.NO_CLIENT_SPAN for o in b.breaks}
+    others = [b.kind.value for b in d.breaks if b.kind is not BreakKind.NO_CLIENT_SPAN]
     doubts = {doubt.trace_id for doubt in d.doubts}
     right = len(named & labelled_breaks)
     return {

@@ -27,6 +27,7 @@ from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
 from harness.containers import container_field
 from traceproof.prometheus import PrometheusClient, Sample
+from traceproof.wait import poll
 
 SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
@@ -101,18 +102,20 @@ def grown(after: Counts, before: Counts) -> dict[str, float]:
 
 def settled(prometheus: PrometheusClient, quiet_s: float = 11.0, within_s: float = 120.0) -> Counts:
     """The counters once the gateways' intake and output have held still for ``quiet_s`` (two scrapes)."""
-    deadline = time.monotonic() + within_s
-    last = read(prometheus)
+    keys = ("agent_accepted", "gateway_accepted", "gateway_kept")
+    last: list[Counts] = []
     still_since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        now = read(prometheus)
-        keys = ("agent_accepted", "gateway_accepted", "gateway_kept")
-        if any(now[k] != last[k] for k in keys):
-            last, still_since = now, time.monotonic()
-        elif time.monotonic() - still_since >= quiet_s:
-            return now
-    raise RuntimeError(f"the gateways' counters did not settle within {within_s:g} s")
+
+    def still(now: Counts) -> bool:
+        nonlocal still_since
+        if not last or any(now[k] != last[0][k] for k in keys):
+            last[:], still_since = [now], time.monotonic()
+        return time.monotonic() - still_since >= quiet_s
+
+    counts, done = poll(lambda: read(prometheus), still, within_s, interval_s=1.0)
+    if not done:
+        raise RuntimeError(f"the gateways' counters did not settle within {within_s:g} s")
+    return counts
 
 
 #: Offered spans a second, step by step, until one is not sustained.

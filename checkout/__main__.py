@@ -6,4 +6,6 @@ from shoptrace.server import main
 from shoptrace.services import CHECKOUT
 
 if __name__ == "__main__":
-    main(CHECKOUT, lambda telemetry: create_app(CheckoutSettings.from_env(), telemetry))
+    settings = CheckoutSettings.from_env()
+    # CHECKOUT_PUBLIC_ENDPOINT=true: served behind the middleware that sets untrusted callers' trace headers aside.
+    main(CHECKOUT, lambda telemetry: create_app(settings, telemetry), public_endpoint=settings.public_endpoint)

@@ -60,14 +60,14 @@ def create_app(settings: CheckoutSettings, telemetry: Telemetry) -> FastAPI:
             await background.drain(timeout_s=2.0)
             await inventory.aclose()
 
-    app = new_app("checkout", telemetry, lifespan, public_endpoint=settings.public_endpoint)
+    app = new_app("checkout", telemetry, lifespan)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
         """Ready: inventory answers. Never traced."""
         if await running(request).inventory.ready(READY_TIMEOUT_S):
             return JSONResponse({"status": "ok"})
-        return error_response(503, "inventory_unavailable", "inventory is not reachable")
+        return error_response(request.app, 503, "inventory_unavailable", "inventory is not reachable")
 
     @app.post("/checkout", status_code=201, response_model=CheckoutResponse)
     async def checkout(order: CheckoutRequest, request: Request) -> CheckoutResponse:

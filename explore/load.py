@@ -37,8 +37,8 @@ from rich.table import Table
 from rich.text import Text
 
 from explore import load_metrics
-from explore.terminal import wide_console
 from traceproof.prometheus import PrometheusClient, PrometheusError, prometheus_url
+from traceproof.text import wide_console
 
 DEFAULT_MIX = "item-123=80,sold-out=10,fault-crash=5,fault-slow=5"
 

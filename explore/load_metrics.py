@@ -24,7 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from shoptrace.services import CHECKOUT, SERVICES
-from traceproof.prometheus import PrometheusClient, PrometheusError, SpanKey
+from traceproof.prometheus import CountKey, PrometheusClient, PrometheusError
+from traceproof.wait import poll
 
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 #: The connector's flush interval (collector/config.yaml) plus Prometheus's scrape interval
@@ -39,21 +40,20 @@ class Counts:
         self.client = client
         self.before = client.span_calls(SERVICE_NAMES)
 
-    def grown(self, orders: int, wait_s: float) -> tuple[Counter[SpanKey], bool]:
+    def grown(self, orders: int, wait_s: float) -> tuple[Counter[CountKey], bool]:
         """The growth once checkout's SERVER spans reach ``orders`` and every count has held still for
         FLUSH_AND_SCRAPE_S (and whether that happened within ``wait_s``)."""
-        deadline = time.monotonic() + wait_s
-        last: Counter[SpanKey] | None = None
+        last: list[Counter[CountKey]] = []
         still_since = time.monotonic()
-        while True:
-            grown = self.client.span_calls(SERVICE_NAMES).since(self.before)
-            served = sum(n for (service, kind, _), n in grown.items() if service == CHECKOUT.name and kind == "SERVER")
-            if grown != last:
-                last, still_since = grown, time.monotonic()
-            settled = served >= orders and time.monotonic() - still_since >= FLUSH_AND_SCRAPE_S
-            if settled or time.monotonic() >= deadline:
-                return grown, settled
-            time.sleep(1.0)
+
+        def settled(grown: Counter[CountKey]) -> bool:
+            nonlocal still_since
+            if not last or grown != last[0]:
+                last[:], still_since = [grown], time.monotonic()
+            served = sum(n for (service, kind, _), n in grown.items() if service == CHECKOUT.name and kind == "server")
+            return served >= orders and time.monotonic() - still_since >= FLUSH_AND_SCRAPE_S
+
+        return poll(lambda: self.client.span_calls(SERVICE_NAMES).since(self.before), settled, wait_s, interval_s=1.0)
 
 
 def start(client: PrometheusClient) -> tuple[Counts | None, str | None]:
@@ -64,7 +64,7 @@ def start(client: PrometheusClient) -> tuple[Counts | None, str | None]:
         return None, str(exc)
 
 
-def report(grown: Counter[SpanKey], complete: bool, sent: int, failed: int) -> Group:
+def report(grown: Counter[CountKey], complete: bool, sent: int, failed: int) -> Group:
     """SERVER calls and errors per service, as Prometheus counted them, beside the load generator's counts."""
     title = Text("what Prometheus counted of these orders (traces_span_metrics_calls_total, SERVER spans)", style="bold")
     if not complete:
@@ -75,8 +75,8 @@ def report(grown: Counter[SpanKey], complete: bool, sent: int, failed: int) -> G
     table.add_column("errors", justify="right")
     table.add_column("load generator")
     for service in sorted(SERVICE_NAMES, key=lambda name: name != CHECKOUT.name):  # the edge first
-        calls = sum(n for (svc, kind, _), n in grown.items() if svc == service and kind == "SERVER")
-        errors = grown[(service, "SERVER", "ERROR")]
+        calls = sum(n for (svc, kind, _), n in grown.items() if svc == service and kind == "server")
+        errors = grown[(service, "server", "error")]
         if service == CHECKOUT.name:
             agree = (calls, errors) == (sent, failed)
             mine = Text(f"{sent} sent, {failed} failed: ", style="" if agree else "yellow")

@@ -22,7 +22,6 @@ from pathlib import Path
 from rich.console import Console
 
 from explore import logs
-from explore.terminal import wide_console
 from traceproof import waterfall
 from traceproof.jaeger import (
     JaegerClient,
@@ -35,6 +34,7 @@ from traceproof.jaeger import (
     settled,
 )
 from traceproof.spans import Span
+from traceproof.text import wide_console
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from shoptrace.services import SERVICE_ENV_PREFIXES
+from traceproof.wait import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,17 +42,17 @@ def clean_environ() -> dict[str, str]:
 
 def wait_healthy(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
     """Until ``url``/healthz answers 200; NotHealthy if ``process`` exits first or ``timeout_s`` passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process is not None and process.poll() is not None:
             raise NotHealthy(f"exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                return
+            return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise NotHealthy(f"did not answer {url}/healthz within {timeout_s:g} s")
+            return False
+
+    if not poll(healthy, bool, timeout_s, interval_s=0.05)[1]:
+        raise NotHealthy(f"did not answer {url}/healthz within {timeout_s:g} s")
 
 
 class ServiceProcess:

@@ -3,7 +3,7 @@
 Places the walkthrough's failing order (``fault-crash``) with the running
 stack, waits until Jaeger has its whole trace, and pictures what the walkthrough
 tells a person to look at, with the same page model the UI tests use
-(tests/support/jaeger_ui.py): the trace view, inventory's span with its
+(harness/jaeger_ui.py): the trace view, inventory's span with its
 exception, checkout's span with its log line, the search by ``error=true``, and
 the Monitor tab for inventory after a short load whose mix includes crashes.
 
@@ -21,7 +21,7 @@ import httpx
 from rich.console import Console
 
 from explore.load import parse_mix, run
-from tests.support.jaeger_ui import VIEWPORT, JaegerUI, chromium
+from harness.jaeger_ui import VIEWPORT, JaegerUI, chromium
 from traceproof.jaeger import JaegerClient
 
 CHECKOUT_URL = "http://127.0.0.1:8080"

@@ -111,7 +111,7 @@ class CancelOnDisconnectMiddleware:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLarge(f"request body larger than {self.max_body_bytes} bytes")
         # The rest of the body is not read; closing the connection tells the client to stop sending.
-        response = error_response(error.status, error.code, error.message, headers={"connection": "close"})
+        response = error_response(scope["app"], error.status, error.code, error.message, headers={"connection": "close"})
         await response(scope, receive, send)
 
     @staticmethod

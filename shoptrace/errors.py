@@ -22,10 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shoptrace.logs import current_ids
+from shoptrace.settings import DEFAULT_JAEGER_UI_URL
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +55,33 @@ class PayloadTooLarge(ApiError):
 _FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-#: Where ``trace_url`` points; set once at start-up from JAEGER_UI_URL (shoptrace.settings).
-_jaeger_ui_url = "http://localhost:16686"
+def link_traces_to(app: Starlette, jaeger_ui_url: str) -> None:
+    """Make every error body ``app`` answers carry a ``trace_url`` into the Jaeger UI at this address.
+
+    Kept in ``app.state`` (Starlette's place for an app's own settings), set
+    once at start-up by shoptrace.server.main from JAEGER_UI_URL; an app that
+    was never told links to :data:`~shoptrace.settings.DEFAULT_JAEGER_UI_URL`.
+    """
+    app.state.jaeger_ui_url = jaeger_ui_url.rstrip("/")
 
 
-def link_traces_to(jaeger_ui_url: str) -> None:
-    """Make every error body's ``trace_url`` open the trace in the Jaeger UI at this address."""
-    global _jaeger_ui_url
-    _jaeger_ui_url = jaeger_ui_url.rstrip("/")
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """The JSON body of every error, carrying the current trace id and a link to it."""
+def error_body(app: Starlette, code: str, message: str) -> dict[str, Any]:
+    """The JSON body of every error ``app`` answers, carrying the current trace id and a link to it."""
     trace_id, _ = current_ids()
+    jaeger_ui_url = getattr(app.state, "jaeger_ui_url", DEFAULT_JAEGER_UI_URL)
     return {
         "error": code,
         "message": message,
         "trace_id": trace_id,
-        "trace_url": f"{_jaeger_ui_url}/trace/{trace_id}" if trace_id else None,
+        "trace_url": f"{jaeger_ui_url}/trace/{trace_id}" if trace_id else None,
     }
 
 
-def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+def error_response(
+    app: Starlette, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error answer of ``app`` (``request.app``; ``scope["app"]`` in a middleware): :func:`error_body` as JSON."""
+    return JSONResponse(error_body(app, code, message), status_code=status, headers=headers)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -93,18 +99,18 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     if exc.status >= 500:
         log.error("%s %s answered %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(request.app, exc.status, exc.code, exc.message)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, InvalidRequest.code, _describe_validation(exc))
+    return error_response(request.app, 422, InvalidRequest.code, _describe_validation(exc))
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _FRAMEWORK_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return error_response(request.app, exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -155,5 +161,5 @@ class UnhandledErrorMiddleware:
                 # Too late for a clean answer: end the response so the client is not left hanging.
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            response = error_response(500, "internal_error", "internal error")
+            response = error_response(scope["app"], 500, "internal_error", "internal error")
             await response(scope, receive, send)

@@ -20,13 +20,15 @@ import os
 import re
 from collections.abc import Sequence
 
-from opentelemetry import propagate, trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from shoptrace.otel_internals import unchecked_trace_state
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +41,12 @@ _MEMBER = re.compile(f"({_KEY})=({_VALUE})")
 MAX_TRACESTATE_MEMBERS = 32
 #: The combined header's length over which it is not parsed at all (the SDK's bound too).
 MAX_TRACESTATE_LENGTH = 8192
+#: W3C Baggage, "Limits": at most 64 list-members are propagated (the SDK's own bound is 180).
+MAX_BAGGAGE_MEMBERS = 64
 
-
-class ParsedTraceState(TraceState):
-    """A TraceState holding members that :func:`parse_tracestate` already checked.
-
-    The API's constructor would check each key again by its older grammar and
-    drop the vendor keys it does not know; reading and injecting (``to_header``)
-    are the API's own.
-    """
-
-    def __init__(self, entries: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__()
-        self._dict = dict(entries)
+#: The W3C Trace Context header names (the specification's, not the SDK's constants).
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 
 
 def parse_tracestate(fields: Sequence[str]) -> TraceState:
@@ -68,7 +63,7 @@ def parse_tracestate(fields: Sequence[str]) -> TraceState:
       next vendor may read differently).
     """
     if sum(len(f) for f in fields) + len(fields) - 1 > MAX_TRACESTATE_LENGTH:
-        return ParsedTraceState()
+        return TraceState()
     members: dict[str, str] = {}
     count = 0
     for field in fields:
@@ -79,10 +74,12 @@ def parse_tracestate(fields: Sequence[str]) -> TraceState:
             match = _MEMBER.fullmatch(member)
             count += 1
             if match is None or count > MAX_TRACESTATE_MEMBERS:
-                return ParsedTraceState()
+                return TraceState()
             key, value = match.groups()
             members.setdefault(key, value)
-    return ParsedTraceState(list(members.items()))
+    # The API's constructor would check each key again, by its older grammar, and drop vendor keys
+    # the current one allows: the members go in as checked here (shoptrace.otel_internals).
+    return unchecked_trace_state(members.items())
 
 
 class W3CTraceContext(TraceContextTextMapPropagator):
@@ -94,12 +91,12 @@ class W3CTraceContext(TraceContextTextMapPropagator):
         context: Context | None = None,
         getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
     ) -> Context:
-        headers = getter.get(carrier, self._TRACEPARENT_HEADER_NAME)
+        headers = getter.get(carrier, TRACEPARENT)
         if headers is not None and len(headers) > 1:
             return context if context is not None else Context()
         extracted = super().extract(carrier, context, getter)
         parent = trace.get_current_span(extracted).get_span_context()
-        fields = getter.get(carrier, self._TRACESTATE_HEADER_NAME)
+        fields = getter.get(carrier, TRACESTATE)
         if extracted is context or not parent.is_valid or not parent.is_remote or not fields:
             return extracted  # no traceparent taken from this carrier, or no tracestate with it
         parent = SpanContext(
@@ -113,7 +110,40 @@ class W3CTraceContext(TraceContextTextMapPropagator):
 
 
 class W3CLimitedBaggage(W3CBaggagePropagator):
-    _MAX_PAIRS = 64  # W3C Baggage, "Limits"
+    """The SDK's W3C Baggage propagator, keeping at most :data:`MAX_BAGGAGE_MEMBERS` members, the first ones.
+
+    The SDK's own checks (8192 bytes, the grammar) run first, unchanged; the
+    cut is applied to the baggage it extracted, and to what is injected.
+    """
+
+    def extract(
+        self,
+        carrier: textmap.CarrierT,
+        context: Context | None = None,
+        getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
+    ) -> Context:
+        return _first_members(super().extract(carrier, context, getter))
+
+    def inject(
+        self,
+        carrier: textmap.CarrierT,
+        context: Context | None = None,
+        setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
+    ) -> None:
+        super().inject(carrier, _first_members(context), setter)
+
+
+def _first_members(context: Context | None) -> Context:
+    """``context`` (the current one if None) with only the first :data:`MAX_BAGGAGE_MEMBERS` members of its baggage."""
+    if context is None:
+        context = get_current()
+    members = baggage.get_all(context)
+    if len(members) <= MAX_BAGGAGE_MEMBERS:
+        return context
+    kept = baggage.clear(context)
+    for name, value in list(members.items())[:MAX_BAGGAGE_MEMBERS]:
+        kept = baggage.set_baggage(name, value, kept)
+    return kept
 
 
 _STRICT = {"tracecontext": W3CTraceContext, "baggage": W3CLimitedBaggage}

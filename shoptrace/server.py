@@ -2,7 +2,7 @@
 
 A service builds its FastAPI app with :func:`new_app` (its middleware stack,
 outermost first, is :func:`_assemble_middleware`'s docstring) and runs it with
-:func:`main`.
+:func:`main`, which also wraps it, as it is served, for a public endpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from shoptrace import errors, logs, telemetry
 from shoptrace.cancellation import CancelOnDisconnectMiddleware
@@ -51,17 +52,23 @@ def tune_gc() -> None:
     young generation less often (docs/performance.md has what it changed).
     Cycles are still collected, just in larger batches; the bench's soak
     checks that memory does not grow.
+
+    The one explicit collection in the services, once per process: what
+    ``gc.freeze()`` moves is never collected again, so start-up's garbage is
+    collected first rather than kept for the life of the process.
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _assemble_middleware(app: FastAPI, telemetry: Telemetry, public_endpoint: bool) -> None:
+def _assemble_middleware(app: FastAPI, telemetry: Telemetry) -> None:
     """The whole stack a request passes, in one place. From the outside in:
 
-    1. with ``public_endpoint`` only: the caller's trace headers are set aside
-       (shoptrace.telemetry), so the SERVER span never continues them;
+    1. for a public endpoint only, around the app as :func:`main` serves it:
+       the caller's trace headers are set aside
+       (:meth:`~shoptrace.telemetry.Telemetry.for_untrusted_callers`), so the
+       SERVER span never continues them;
     2. the SERVER span (the contrib FastAPI instrumentation, which also wraps
        Starlette's own ServerErrorMiddleware);
     3. :class:`~shoptrace.errors.UnhandledErrorMiddleware`: any exception becomes
@@ -71,25 +78,24 @@ def _assemble_middleware(app: FastAPI, telemetry: Telemetry, public_endpoint: bo
     5. Starlette's exception handlers (shoptrace.errors.install_handlers), then the routes.
 
     Starlette puts each middleware added outside the ones before it, so they
-    are added innermost first; the instrumentation adds 2 and 1 last.
+    are added innermost first; the instrumentation puts 2 outside all of them
+    when the app first builds its stack, which is why 1 is not added here.
     """
     app.add_middleware(CancelOnDisconnectMiddleware)  # 4
     app.add_middleware(UnhandledErrorMiddleware)  # 3
-    telemetry.instrument_app(app, public_endpoint=public_endpoint)  # 2, and 1
+    telemetry.instrument_app(app)  # 2
 
 
 def new_app(
     title: str,
     telemetry: Telemetry,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]],
-    public_endpoint: bool = False,
 ) -> FastAPI:
     """A FastAPI app with the shared error mapping, cancellation and tracing.
 
     ``lifespan`` opens and closes the service's resources, and may yield them
     as the lifespan state each request reads (``request.state``); tracing is shut
     down after it, so spans made while closing are exported too.
-    ``public_endpoint``: see :meth:`shoptrace.telemetry.Telemetry.instrument_app`.
     """
 
     @asynccontextmanager
@@ -103,7 +109,7 @@ def new_app(
 
     app = FastAPI(title=title, lifespan=full_lifespan, telemetry=FASTAPI_NATIVE_OFF)
     errors.install_handlers(app)
-    _assemble_middleware(app, telemetry, public_endpoint)
+    _assemble_middleware(app, telemetry)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str | int]:
@@ -117,16 +123,22 @@ def new_app(
     return app
 
 
-def main(service: Service, build: Callable[[Telemetry], FastAPI]) -> None:
-    """A service's ``python -m`` entry point: settings, tracing, logging, then its app, served."""
+def main(service: Service, build: Callable[[Telemetry], FastAPI], public_endpoint: bool = False) -> None:
+    """A service's ``python -m`` entry point: settings, tracing, logging, then its app, served.
+
+    ``public_endpoint``: the callers are not trusted with the trace (see
+    :meth:`shoptrace.telemetry.Telemetry.for_untrusted_callers`), so the app is
+    served behind the middleware that sets their trace headers aside.
+    """
     settings = KitSettings.from_env(service)
     tracing = telemetry.setup(service.name)
     logs.configure(tracing.service_name, settings.log_level, settings.log_span_event_level)
-    errors.link_traces_to(settings.jaeger_ui_url)
-    serve(build(tracing), service, settings)
+    app = build(tracing)
+    errors.link_traces_to(app, settings.jaeger_ui_url)
+    serve(tracing.for_untrusted_callers(app) if public_endpoint else app, service, settings)
 
 
-def serve(app: FastAPI, service: Service, settings: KitSettings) -> None:
+def serve(app: ASGIApp, service: Service, settings: KitSettings) -> None:
     """Run ``app`` with uvicorn on the settings' host and port."""
     log.info("%s listening on http://%s:%d", service.name, settings.host, settings.port)
     uvicorn.run(

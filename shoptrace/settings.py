@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from shoptrace.logs import DEFAULT_SPAN_EVENT_LEVEL
 from shoptrace.services import Service
 
+#: Where the Jaeger UI is when JAEGER_UI_URL is not set: the compose stack's, from the host.
+DEFAULT_JAEGER_UI_URL = "http://localhost:16686"
+
 
 @dataclass(frozen=True)
 class KitSettings:
@@ -39,7 +42,7 @@ class KitSettings:
         return cls(
             host=os.environ.get("SHOPTRACE_HOST", "127.0.0.1"),
             port=port,
-            jaeger_ui_url=os.environ.get("JAEGER_UI_URL", "http://localhost:16686").rstrip("/"),
+            jaeger_ui_url=os.environ.get("JAEGER_UI_URL", DEFAULT_JAEGER_UI_URL).rstrip("/"),
             log_level=os.environ.get("LOG_LEVEL", "info"),
             log_span_event_level=os.environ.get("LOG_SPAN_EVENT_LEVEL", DEFAULT_SPAN_EVENT_LEVEL),
         )

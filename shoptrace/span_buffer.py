@@ -26,7 +26,6 @@ what a span costs and how long a budget lasts under load).
 from __future__ import annotations
 
 import collections
-import gc
 import logging
 import threading
 import time
@@ -34,6 +33,8 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from shoptrace.otel_internals import export_and_let_go
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +151,12 @@ class BufferedExporter(SpanExporter):
                 batch = [self._spans.popleft() for _ in range(min(self.batch_size, len(self._spans)))]
                 self._in_flight = len(batch)
             try:
-                result = self.inner.export(batch)
+                # Not inner.export(batch): a failed OTLP try keeps what it was given alive in a
+                # reference cycle, and a dropped span must not outlive the drop (shoptrace.otel_internals).
+                result = export_and_let_go(self.inner, batch)
             except Exception:  # an exporter that raises is one that failed; the batch is kept
                 log.exception("span export raised; the batch is kept and tried again")
                 result = SpanExportResult.FAILURE
-            if result is not SpanExportResult.SUCCESS:
-                _free_what_a_failed_try_left()
             with self._cond:
                 doomed, self._doomed, self._in_flight = self._doomed, 0, 0
                 if result is SpanExportResult.SUCCESS:
@@ -204,20 +205,3 @@ class BufferedExporter(SpanExporter):
         self._failing_since = None
         self._warned = False
         self._dropped_now = 0
-
-
-def _free_what_a_failed_try_left() -> None:
-    """Collect the garbage of a failed export at once, or it holds a whole batch for minutes.
-
-    The OTLP exporter (opentelemetry-exporter-otlp-proto-http 1.45,
-    ``exporter/otlp/common/http.py``, ``export_error = error``) keeps the
-    exception it caught past its ``except``, so its frame, the exception's
-    traceback and every frame of the failed request form a reference cycle
-    that holds the batch's spans. Only Python's full collection frees a
-    cycle, and under steady load that comes rarely: in an
-    outage that overflows the buffer, every batch tried and later dropped
-    stayed in memory meanwhile, past the budget. One full collection per
-    failed try (a try takes seconds, a service's heap a few tens of
-    milliseconds to collect) keeps what the buffer costs at its budget.
-    """
-    gc.collect()

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.trace import Span, SpanContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shoptrace import propagation
+from shoptrace import otel_internals, propagation
 from shoptrace.span_buffer import BufferedExporter
 
 log = logging.getLogger(__name__)
@@ -93,15 +93,6 @@ def semconv_opt_in(user_value: str | None) -> str:
         if signal not in entries and f"{signal}/dup" not in entries:
             entries.append(signal)
     return ",".join(entries)
-
-
-def _opt_in_to_stable_semconv() -> None:
-    """Set OTEL_SEMCONV_STABILITY_OPT_IN by :func:`semconv_opt_in`, honouring what the user set.
-
-    The instrumentations read it once per process, when the first one runs,
-    so this must run before any of them.
-    """
-    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = semconv_opt_in(os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN"))
 
 
 def _resource(default_service_name: str) -> Resource:
@@ -193,14 +184,19 @@ def _sdk_disabled() -> bool:
 
 
 def _traced_by_zero_code() -> bool:
-    """Whether ``opentelemetry-instrument`` has already set up an SDK and instrumented this process.
+    """Whether ``opentelemetry-instrument`` has already instrumented this process.
 
-    It installs its tracer provider and patches FastAPI, httpx and sqlite3
-    before our code runs; instrumenting again on top would nest duplicate
-    CLIENT and database spans under a second provider. ``make bench`` runs the
-    services this way as the zero-code reference.
+    It installs its own tracer provider and instruments FastAPI and httpx
+    (and sqlite3) process-wide before our code runs; instrumenting again on
+    top would nest duplicate CLIENT and database spans under a second
+    provider. So the question asked is the instrumentations' own
+    (``BaseInstrumentor.is_instrumented_by_opentelemetry``, public): has either
+    of the two the kit installs been switched on for the whole process?
+    ``make bench`` runs the services this way as the zero-code reference.
     """
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    return bool(
+        FastAPIInstrumentor().is_instrumented_by_opentelemetry or HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+    )
 
 
 @dataclass
@@ -218,12 +214,8 @@ class Telemetry:
     def enabled(self) -> bool:
         return self.provider is not None
 
-    def instrument_app(self, app: FastAPI, public_endpoint: bool = False) -> None:
+    def instrument_app(self, app: FastAPI) -> None:
         """Make the SERVER span of every request except the health probes.
-
-        With ``public_endpoint`` the caller's trace context and baggage are not
-        trusted: each request starts a new trace whose SERVER span links to the
-        caller's span instead of continuing it (Go's otelhttp.WithPublicEndpoint).
 
         We use the contrib instrumentation, not FastAPI's own tracing (FastAPI
         >= 0.165 switches its own on when an SDK provider exists): the contrib
@@ -242,10 +234,22 @@ class Telemetry:
             exclude_spans=["receive", "send"],
             server_request_hook=_on_server_span,
         )
-        if public_endpoint:
-            # Outside the instrumentation's middleware, so it never sees the caller's context.
-            build_instrumented_stack = app.build_middleware_stack
-            app.build_middleware_stack = lambda: _UntrustedCallerMiddleware(build_instrumented_stack())  # type: ignore[method-assign]
+
+    def for_untrusted_callers(self, app: ASGIApp) -> ASGIApp:
+        """``app`` as served to callers whose trace context and baggage are not trusted (a public endpoint).
+
+        Each request starts a new trace whose SERVER span links to the caller's
+        span instead of continuing it (Go's otelhttp.WithPublicEndpoint): the
+        returned app sets the caller's trace headers aside before ``app`` (and
+        the instrumentation's middleware in it) sees the request. Wrap the
+        whole app, as it is handed to the server (shoptrace.server.main does):
+        the FastAPI instrumentation puts its middleware outside every
+        middleware the app adds itself, so nothing inside the app runs before it.
+        Tracing off (or done by ``opentelemetry-instrument``): ``app`` unchanged.
+        """
+        if not self.enabled:
+            return app
+        return _UntrustedCallerMiddleware(app)
 
     def instrument_client(self, client: httpx.AsyncClient) -> None:
         """Make a CLIENT span per request of this one client and inject ``traceparent``.
@@ -283,7 +287,10 @@ _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
 
 
 class _UntrustedCallerMiddleware:
-    """Removes the caller's trace headers from the request, keeping its span context aside."""
+    """Removes the caller's trace headers from the request, keeping its span context aside.
+
+    Made by :meth:`Telemetry.for_untrusted_callers`, around the whole app.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -329,7 +336,9 @@ def setup(default_service_name: str) -> Telemetry:
     if _sdk_disabled() or _traced_by_zero_code():
         return Telemetry(service_name=service_name, provider=None)
 
-    _opt_in_to_stable_semconv()
+    # The instrumentations read this variable only from the environment, once, when the first
+    # one runs (no argument takes it): set here, at start-up, before any of them (shoptrace.otel_internals).
+    otel_internals.opt_in_to_stable_semconv(semconv_opt_in(os.environ.get(otel_internals.SEMCONV_OPT_IN_VARIABLE)))
     # The sampler comes from OTEL_TRACES_SAMPLER(_ARG); parentbased_always_on by default.
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS

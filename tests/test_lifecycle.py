@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import Spawn
 from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import free_port
+from traceproof.traces import Traces
 
 
 @pytest.mark.parametrize("module", ["inventory", "checkout"])
@@ -43,7 +44,7 @@ def test_spans_still_queued_at_sigterm_are_flushed(spawn: Spawn, sink: OtlpSink,
     assert any("shutdown" in line["message"].lower() for line in service.logs())
 
 
-def test_spans_can_be_exported_over_grpc(spawn: Spawn, sink: OtlpSink) -> None:
+def test_spans_can_be_exported_over_grpc(spawn: Spawn, sink: OtlpSink, traces: Traces) -> None:
     service = spawn(
         "inventory",
         OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
@@ -52,9 +53,8 @@ def test_spans_can_be_exported_over_grpc(spawn: Spawn, sink: OtlpSink) -> None:
     )
     response = httpx.get(f"{service.url}/stock/item-123")
     assert response.status_code == 200
-    trace_id = response.headers["traceresponse"].split("-")[1]
-    spans = sink.store.wait_for(trace_id, lambda s: any(x.kind == "SERVER" for x in s))
-    assert {s.service for s in spans} == {"inventory-grpc"}
+    trace = traces.get(response, until=lambda t: bool(t.find(kind="server")))
+    assert {s.service for s in trace.spans} == {"inventory-grpc"}
 
 
 def test_with_the_sdk_disabled_nothing_is_traced_and_errors_say_so(spawn: Spawn, sink: OtlpSink) -> None:

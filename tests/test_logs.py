@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import Spawn
-from tests.support.otlp_sink import SpanStore
 from tests.support.processes import ServiceProcess
+from traceproof.traces import Traces
 
 LEVELS = {"debug", "info", "warning", "error", "critical"}
 REQUIRED = ("time", "level", "service", "message", "trace_id", "span_id")
@@ -55,35 +55,34 @@ def _call_inventory(inventory: ServiceProcess, sku: str, timeout_s: float = 5.0)
     return trace_id
 
 
-def _events_of_inventory_span(span_store: SpanStore, trace_id: str, until_event: str) -> list[str]:
-    spans = span_store.wait_for(trace_id, lambda s: any(e.name == until_event for x in s for e in x.events))
-    (server,) = [s for s in spans if s.kind == "SERVER"]
-    return [e.name for e in server.events]
+def _events_of_inventory_span(traces: Traces, trace_id: str, until_event: str) -> list[str]:
+    trace = traces.get(trace_id, until=lambda t: any(s.event(until_event) for s in t.spans))
+    return [e.name for e in trace.one(kind="server").events]
 
 
-def test_warnings_logged_in_a_request_are_events_of_its_span_by_default(inventory: ServiceProcess, span_store: SpanStore) -> None:
+def test_warnings_logged_in_a_request_are_events_of_its_span_by_default(inventory: ServiceProcess, traces: Traces) -> None:
     trace_id = _call_inventory(inventory, "fault-slow", timeout_s=0.3)
-    events = _events_of_inventory_span(span_store, trace_id, "client disconnected: request cancelled")
+    events = _events_of_inventory_span(traces, trace_id, "client disconnected: request cancelled")
     assert "client disconnected before the response: cancelling GET /stock/fault-slow" in events
 
 
-def test_log_span_event_level_sets_the_lowest_level_copied_onto_spans(spawn: Spawn, span_store: SpanStore) -> None:
+def test_log_span_event_level_sets_the_lowest_level_copied_onto_spans(spawn: Spawn, traces: Traces) -> None:
     inventory = spawn("inventory", LOG_SPAN_EVENT_LEVEL="error")
     slow = _call_inventory(inventory, "fault-slow", timeout_s=0.3)
-    events = _events_of_inventory_span(span_store, slow, "client disconnected: request cancelled")
+    events = _events_of_inventory_span(traces, slow, "client disconnected: request cancelled")
     assert not [e for e in events if e.startswith("client disconnected before the response")], events
     # The warning is still on stdout: the level filters what goes onto spans only.
     assert [line for line in inventory.logs_of(slow) if line["level"] == "warning"]
 
     crash = _call_inventory(inventory, "fault-crash")
-    events = _events_of_inventory_span(span_store, crash, "unhandled error in GET /stock/fault-crash")
+    events = _events_of_inventory_span(traces, crash, "unhandled error in GET /stock/fault-crash")
     assert events.count("exception") == 1
 
 
-def test_log_span_event_level_off_copies_nothing(spawn: Spawn, span_store: SpanStore) -> None:
+def test_log_span_event_level_off_copies_nothing(spawn: Spawn, traces: Traces) -> None:
     inventory = spawn("inventory", LOG_SPAN_EVENT_LEVEL="off")
     crash = _call_inventory(inventory, "fault-crash")
-    assert _events_of_inventory_span(span_store, crash, "exception") == ["exception"]
+    assert _events_of_inventory_span(traces, crash, "exception") == ["exception"]
 
 
 def test_an_unknown_log_span_event_level_stops_the_service_at_start_up_with_a_clear_error(spawn: Spawn) -> None:

@@ -13,8 +13,7 @@ from opentelemetry.instrumentation._semconv import (
 
 from shoptrace.telemetry import semconv_opt_in
 from tests.conftest import Spawn
-from tests.support.otlp_sink import OtlpSink
-from tests.support.traces import one
+from traceproof.traces import Traces
 
 
 def modes(opt_in: str) -> tuple[_StabilityMode, _StabilityMode]:
@@ -56,13 +55,12 @@ def test_a_users_other_choices_are_kept_and_the_kits_are_added(user_value: str, 
 
 
 def test_a_service_started_with_http_dup_emits_the_old_http_attributes_beside_the_stable_ones(
-    spawn: Spawn, sink: OtlpSink
+    spawn: Spawn, traces: Traces
 ) -> None:
     service = spawn("inventory", OTEL_SEMCONV_STABILITY_OPT_IN="http/dup", OTEL_SERVICE_NAME="inventory-dup")
     response = httpx.get(f"{service.url}/stock/item-123", timeout=10)
     assert response.status_code == 200
-    trace_id = response.headers["traceresponse"].split("-")[1]
-    spans = sink.store.wait_for(trace_id, lambda s: any(x.kind == "SERVER" for x in s))
-    server = one(spans, service="inventory-dup", kind="SERVER")
+    trace = traces.get(response, until=lambda t: bool(t.find(kind="server")))
+    server = trace.one(service="inventory-dup", kind="server")
     assert server.attributes["http.request.method"] == "GET" and server.attributes["http.method"] == "GET"
     assert server.attributes["http.response.status_code"] == 200 and server.attributes["http.status_code"] == 200

@@ -1,4 +1,4 @@
-"""docs/testing-your-traces.md shows the example trace tests as they are, and the README's excerpt is from them.
+"""docs/pytest-plugin.md shows the example trace tests as they are, and the README's excerpt is from them.
 
 ``make test`` runs examples/trace_tests against the stack (tests/e2e/test_trace_tests_example.py);
 this keeps the page and the README saying what that run runs.
@@ -11,7 +11,7 @@ import re
 from tests.support.processes import ROOT
 
 EXAMPLE = ROOT / "examples" / "trace_tests"
-PAGE = ROOT / "docs" / "testing-your-traces.md"
+PAGE = ROOT / "docs" / "pytest-plugin.md"
 
 
 def blocks(text: str, language: str) -> list[str]:

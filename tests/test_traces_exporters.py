@@ -11,7 +11,7 @@ from shoptrace import telemetry
 from shoptrace.span_buffer import BufferedExporter
 from shoptrace.telemetry import exporter_names
 from tests.conftest import Spawn
-from tests.support.otlp_sink import OtlpSink
+from traceproof.traces import Traces
 
 
 @pytest.mark.parametrize("unset", [None, "", " "])
@@ -59,12 +59,11 @@ def test_each_name_gets_its_own_exporter(monkeypatch: pytest.MonkeyPatch) -> Non
     assert isinstance(console, ConsoleSpanExporter)  # not buffered: it writes to stdout, which is never away
 
 
-def test_a_service_exporting_to_otlp_and_console_sends_each_span_to_both(spawn: Spawn, sink: OtlpSink) -> None:
+def test_a_service_exporting_to_otlp_and_console_sends_each_span_to_both(spawn: Spawn, traces: Traces) -> None:
     service = spawn("inventory", OTEL_TRACES_EXPORTER="otlp,console", OTEL_SERVICE_NAME="inventory-two-exporters")
     response = httpx.get(f"{service.url}/stock/item-123", timeout=10)
     assert response.status_code == 200
-    trace_id = response.headers["traceresponse"].split("-")[1]
-    sink.store.wait_for(trace_id, lambda s: any(x.kind == "SERVER" for x in s))
+    trace_id = traces.get(response, until=lambda t: bool(t.find(kind="server"))).trace_id
     service.terminate()  # the console exporter's batch is flushed by the shutdown at the latest
     assert f'"trace_id": "0x{trace_id}"' in service.stdout_path.read_text()
 

@@ -9,7 +9,7 @@ import httpx
 from tests.conftest import Spawn
 from tests.support.otlp_sink import OtlpSink
 from tests.support.recording_inventory import RecordingInventory
-from tests.support.traces import one
+from traceproof.traces import Traces
 
 
 def caller_headers() -> tuple[str, str, dict[str, str]]:
@@ -29,7 +29,7 @@ def test_by_default_the_callers_trace_and_baggage_are_continued(
 
 
 def test_a_public_endpoint_starts_a_new_trace_linked_to_the_callers(
-    spawn: Spawn, sink: OtlpSink, recording_inventory: RecordingInventory
+    spawn: Spawn, traces: Traces, recording_inventory: RecordingInventory
 ) -> None:
     checkout = spawn("checkout", inventory_url=recording_inventory.url, CHECKOUT_PUBLIC_ENDPOINT="true")
     caller_trace, caller_span, headers = caller_headers()
@@ -38,10 +38,10 @@ def test_a_public_endpoint_starts_a_new_trace_linked_to_the_callers(
     own_trace = response.json()["trace_id"]
     assert own_trace != caller_trace
 
-    spans = sink.store.wait_for(own_trace, lambda s: any(x.kind == "SERVER" for x in s))
-    server = one(spans, kind="SERVER")
-    assert server.parent_id is None
-    assert server.links == [(caller_trace, caller_span)]
+    trace = traces.get(own_trace, until=lambda t: bool(t.find(kind="server")))
+    server = trace.one(kind="server")
+    assert server.span.parent_id is None
+    assert server.span.links == [(caller_trace, caller_span)]
     # Neither the caller's trace nor its baggage travels further in.
     assert recording_inventory.headers
     for sent in recording_inventory.headers:

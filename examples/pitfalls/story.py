@@ -22,8 +22,8 @@ from rich.text import Text
 
 from examples.pitfalls.export import export_requested
 from examples.pitfalls.recorder import Recorder
-from explore.terminal import wide_console
 from traceproof.spans import Span
+from traceproof.text import wide_console
 from traceproof.waterfall import render_trace
 
 

@@ -26,7 +26,7 @@ def test_each_trace_is_a_whole_order_and_the_failing_share_is_exact() -> None:
         ids = {s.span_id for s in spans}
         assert [s.parent_id for s in spans if s.parent_id not in ids] == [None]  # one root, every parent present
         assert Counter(s.service for s in spans) == {"bench-checkout": 5, "bench-inventory": 8}
-    failing = [t for t, spans in traces.items() if any(s.status == "ERROR" for s in spans)]
+    failing = [t for t, spans in traces.items() if any(s.status == "error" for s in spans)]
     assert len(failing) == round(40 * ERROR_SHARE)
 
 

@@ -17,13 +17,14 @@ import httpx
 
 from explore.load import Result
 from harness.containers import memory_mb, process_memory_mb
+from harness.span_counts import stored
 from shoptrace.telemetry import DEFAULT_SPAN_BUFFER_MB
 from tests.conftest import InventoryTimings
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, SERVICE_NAMES, compose, quiet_counts
 from tests.support.doctor import doctor
 from tests.support.load import RATE, Load, wait_until
 from traceproof.jaeger import JaegerClient, TraceNotFound, settled
-from traceproof.prometheus import PrometheusClient, SpanKey
+from traceproof.prometheus import CountKey, PrometheusClient
 
 
 def p(results: list[Result], q: int) -> float:
@@ -253,7 +254,7 @@ CHECKOUT_CALLS = (
 )
 
 
-GOOD_CHECKOUT_SERVER: SpanKey = ("checkout", "SERVER", "UNSET")
+GOOD_CHECKOUT_SERVER: CountKey = ("checkout", "server", "unset")
 #: The spanmetrics connector's flush interval (collector/config.yaml, metrics_flush_interval).
 FLUSH_S = 5.0
 #: How long a span may take from its order's answer to the connector: the SDK's batch delay
@@ -285,7 +286,7 @@ def test_prometheus_down_for_30_s_costs_neither_requests_nor_spans_nor_counts(
         GOOD_CHECKOUT_SERVER
     ]
     # The series that counted this load (a service restarted by an earlier drill leaves one at its last value).
-    ((_, samples),) = [s for s in prometheus.stored(CHECKOUT_CALLS, window_s=120) if _grew_since(s[1], load_started)]
+    ((_, samples),) = [s for s in stored(prometheus, CHECKOUT_CALLS, window_s=120) if _grew_since(s[1], load_started)]
     gaps = [later - earlier for (earlier, _), (later, _) in zip(samples, samples[1:], strict=False)]
     lost = missing_spans(jaeger, load.results, expected)
     assert lost == 0
@@ -319,11 +320,11 @@ def test_collector_restart_starts_the_counters_again_and_the_rates_stay_right(
     assert {r.outcome for r in load.results} == {201}
     after = quiet_counts(prometheus)
     # The series of the load's time: the old Collector's (it counted the first 25 s) and the new one's.
-    stored = prometheus.stored(CHECKOUT_CALLS, window_s=time.time() - load_started + 10)
+    samples = stored(prometheus, CHECKOUT_CALLS, window_s=time.time() - load_started + 10)
     # Series that counted during the load; a service restarted before it (a new
     # service.instance.id) leaves a series that the Collector keeps at its last value.
     series = sorted(
-        (s for s in stored if s[1][-1][0] >= load_started and _grew_since(s[1], load_started)), key=lambda s: s[1][0][0]
+        (s for s in samples if s[1][-1][0] >= load_started and _grew_since(s[1], load_started)), key=lambda s: s[1][0][0]
     )
     assert len(series) == 2, f"expected the old Collector's series and the new one's: {[labels for labels, _ in series]}"
     (old_labels, old), (new_labels, new) = series

@@ -17,13 +17,14 @@ import pytest
 from playwright.sync_api import Browser
 
 from explore.logs import LogLine, LogsUnavailable, from_compose, of_trace
+from harness.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
+from harness.span_counts import settled_span_calls
 from shoptrace.services import SERVICES
 from tests.conftest import InventoryTimings
-from tests.support.jaeger_ui import VIEWPORT, JaegerUI, PageWatch, chromium
 from tests.support.load import CHECKOUT_URL
 from tests.support.processes import ROOT, parse_log_lines
 from traceproof.jaeger import JaegerClient
-from traceproof.prometheus import PrometheusClient, SpanCounts, SpanKey
+from traceproof.prometheus import CountKey, PrometheusClient, SpanCounts
 from traceproof.sources import JaegerSource, TraceSource
 from traceproof.traces import Logs
 
@@ -41,11 +42,11 @@ SETTLE_WITHIN_S = 90.0
 
 
 def quiet_counts(
-    prometheus: PrometheusClient, at_least: Mapping[SpanKey, int] | None = None, since: SpanCounts | None = None
+    prometheus: PrometheusClient, at_least: Mapping[CountKey, int] | None = None, since: SpanCounts | None = None
 ) -> SpanCounts:
     """The connector's span counts once they have grown by ``at_least`` ``since`` an earlier reading (if given)
     and held still for QUIET_S."""
-    return prometheus.settled_span_calls(SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S, at_least, since)
+    return settled_span_calls(prometheus, SERVICE_NAMES, QUIET_S, SETTLE_WITHIN_S, at_least, since)
 
 
 def compose(*args: str, timeout_s: float = 120, env: Mapping[str, str] | None = None) -> str:

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
+from harness.jaeger_ui import JaegerUI, SpanRow
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL
-from tests.support.jaeger_ui import JaegerUI, SpanRow
-from tests.support.traces import traceresponse
 from traceproof.jaeger import JaegerClient
 from traceproof.spans import Span
+from traceproof.traces import trace_id_of
 
 SQL_OPERATIONS = {"BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT"}
 
@@ -112,7 +112,7 @@ def test_the_trace_id_of_a_good_order_pasted_into_the_lookup_box_opens_its_trace
 ) -> None:
     response = order("item-123")
     assert response.status_code == 201
-    trace_id = traceresponse(response).trace_id
+    trace_id = trace_id_of(response)
     # 13 spans: checkout's 5 (its confirmation after the reply included) and inventory's 8.
     jaeger.wait_for(trace_id, lambda s: len(s) == 13)
 

@@ -17,7 +17,7 @@ import httpx
 from tests.e2e.conftest import CHECKOUT_URL, JAEGER_URL, SERVICE_NAMES, quiet_counts
 from tests.support.cli import run_module
 from traceproof.jaeger import JaegerClient
-from traceproof.prometheus import PrometheusClient, SpanKey
+from traceproof.prometheus import CountKey, PrometheusClient
 
 #: Orders by SKU: how many, the status checkout answers each with, and the spans each makes.
 MIX = {"item-123": (5, 201, 13), "fault-crash": (3, 502, 3), "sold-out": (2, 409, 11)}
@@ -34,13 +34,13 @@ def test_span_metrics_count_every_span_of_a_known_mix(jaeger: JaegerClient, prom
 
     # What the connector must count: every span of these orders, as Jaeger has them once whole
     # (each service's spans arrive apart, so a trace that held still for a while may still lack some).
-    expected: Counter[SpanKey] = Counter()
+    expected: Counter[CountKey] = Counter()
     for trace_id, spans in trace_ids:
         expected.update((s.service, s.kind, s.status) for s in jaeger.wait_for(trace_id, lambda s, n=spans: len(s) == n))
     grown = quiet_counts(prometheus, at_least=expected, since=before).since(before)
     assert grown == expected, f"grown by {dict(grown)}, the orders' spans: {dict(expected)}"
-    assert expected[("inventory", "SERVER", "ERROR")] == MIX["fault-crash"][0]
-    assert expected[("checkout", "SERVER", "ERROR")] == MIX["fault-crash"][0]
+    assert expected[("inventory", "server", "error")] == MIX["fault-crash"][0]
+    assert expected[("checkout", "server", "error")] == MIX["fault-crash"][0]
 
 
 def test_jaeger_reads_calls_errors_and_latencies_of_both_services_from_prometheus() -> None:

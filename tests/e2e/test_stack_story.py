@@ -8,12 +8,11 @@ stack can show is added below.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from tests.conftest import InventoryTimings
 from tests.e2e.conftest import CHECKOUT_URL, ComposeService, compose
+from tests.support.load import wait_until
 from tests.test_trace_story import (  # noqa: F401 (collected by pytest, with this folder's fixtures)
     assert_inventory_down_story,
     test_a_checkout_is_one_trace_across_both_services,
@@ -29,15 +28,7 @@ from traceproof.traces import Traces
 
 
 def wait_ready(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} not ready after {timeout_s} s")
+    wait_until(lambda: httpx.get(url, timeout=2).status_code == 200, timeout_s, f"{url} ready")
 
 
 def test_with_inventory_stopped_checkout_answers_503_and_recovers_by_itself(

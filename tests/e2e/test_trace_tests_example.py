@@ -1,4 +1,4 @@
-"""docs/testing-your-traces.md's example, run as a person runs it: ``pytest examples/trace_tests`` against the stack."""
+"""docs/pytest-plugin.md's example, run as a person runs it: ``pytest examples/trace_tests`` against the stack."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 There, against the stack: ``traceproof doctor --help``; an unrelated project's
 ordinary one-test suite (the plugin breaks nobody); the package's own tests;
-docs/testing-your-traces.md's example suite through Jaeger's v3 API and its
+docs/pytest-plugin.md's example suite through Jaeger's v3 API and its
 v1 API; the doctor, and the plugin, over the Collector's file. Last, with the package's
 dependencies taken away, the unrelated suite still passes: pytest loads the
 plugin, and the plugin imports nothing until a test asks for traces.

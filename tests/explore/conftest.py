@@ -1,4 +1,4 @@
-"""A Jaeger API over the test's OTLP sink, for the CLI tests that need no stack."""
+"""A Jaeger API over the test's OTLP sink, for the CLI tests that need no stack: traceproof's own fake Jaeger."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.fake_jaeger import FakeJaeger
+from fake_jaeger import FakeJaeger
 from tests.support.otlp_sink import OtlpSink
 
 
 @pytest.fixture(scope="session")
 def fake_jaeger(sink: OtlpSink) -> Iterator[FakeJaeger]:
-    jaeger = FakeJaeger(sink.store).start()
+    jaeger = FakeJaeger(sink.store.all).start()
     yield jaeger
     jaeger.stop()

@@ -13,13 +13,12 @@ from rich.console import Console
 from explore.load import parse_mix, percentiles, run, schedule
 from tests.support.cli import run_module
 from tests.support.fake_clock import FakeClock
-from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import TEST_JAEGER_UI_URL, ServiceProcess, free_port
-from tests.support.traces import select
+from traceproof.traces import Traces
 
 
 def test_load_drives_checkout_with_the_mix_and_sums_up_with_links_to_failed_traces(
-    checkout: ServiceProcess, sink: OtlpSink
+    checkout: ServiceProcess, traces: Traces
 ) -> None:
     result = run_module(
         "explore.load",
@@ -63,11 +62,11 @@ def test_load_drives_checkout_with_the_mix_and_sums_up_with_links_to_failed_trac
     links = re.findall(rf"^\s+502 fault-crash\s+{re.escape(TEST_JAEGER_UI_URL)}/trace/([0-9a-f]{{32}})$", out, re.M)
     assert "failed requests to open (3 of" in out and len(links) == 3
     for trace_id in links:
-        spans = sink.store.wait_for(trace_id, lambda s: len(select(s, kind="SERVER")) == 2)
-        assert select(spans, service="inventory", kind="SERVER")[0].status == "ERROR"
+        trace = traces.get(trace_id, until=lambda t: len(t.find(kind="server")) == 2)
+        assert trace.one(service="inventory", kind="server").status == "error"
 
 
-def test_each_result_knows_when_it_was_sent_and_its_trace(checkout: ServiceProcess, sink: OtlpSink) -> None:
+def test_each_result_knows_when_it_was_sent_and_its_trace(checkout: ServiceProcess, traces: Traces) -> None:
     console = Console(file=io.StringIO())
     results = asyncio.run(run(checkout.url, 1.0, 10.0, {"item-123": 1.0}, 10, 10.0, 1, console))
     assert len(results) == 10 and all(r.outcome == 201 for r in results)
@@ -76,7 +75,7 @@ def test_each_result_knows_when_it_was_sent_and_its_trace(checkout: ServiceProce
     assert all(at >= i / 10.0 - 1e-6 for i, at in enumerate(sent)), sent
     for result in results:
         assert result.trace_id and re.fullmatch(r"[0-9a-f]{32}", result.trace_id)
-        assert sink.store.wait_for(result.trace_id, lambda s: bool(select(s, service="checkout", kind="SERVER")))
+        assert traces.get(result.trace_id, until=lambda t: bool(t.find(service="checkout", kind="server")))
 
 
 def test_the_schedule_is_one_order_every_1_over_rate_s_for_the_duration() -> None:

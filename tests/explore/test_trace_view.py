@@ -2,7 +2,7 @@
 
 The trace comes from what checkout and inventory really exported (served by
 a stand-in of Jaeger's API over the test's sink), the log lines from the
-files their stdout went to (``--logs``). tests/e2e/test_trace_cli.py does the
+files their stdout went to (``--logs``). tests/e2e/test_make_trace.py does the
 same against the compose stack, the real Jaeger and ``docker compose logs``.
 """
 
@@ -12,12 +12,11 @@ import re
 import secrets
 from typing import Any
 
+from fake_jaeger import FakeJaeger
 from tests.support.cli import run_module
-from tests.support.fake_jaeger import FakeJaeger
-from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import ServiceProcess
-from tests.support.traces import select
 from tests.test_trace_story import place, trace_of
+from traceproof.traces import Traces
 
 BAR = re.compile(r"ERROR {3}( *)([█▏▎▍▌▋▊▉▐▕]+)")
 #: The width of a span's bar in the waterfall (traceproof.waterfall.render_trace).
@@ -40,13 +39,13 @@ def line_index(lines: list[str], pattern: str) -> int:
 
 
 def test_a_crash_is_one_tree_with_the_error_where_it_happened_and_the_logs_of_both_services(
-    checkout: ServiceProcess, inventory: ServiceProcess, sink: OtlpSink, fake_jaeger: FakeJaeger
+    checkout: ServiceProcess, inventory: ServiceProcess, traces: Traces, fake_jaeger: FakeJaeger
 ) -> None:
     place(checkout, "item-123")  # another request, whose log lines must not show
     response = place(checkout, "fault-crash")
     assert response.status_code == 502
     trace_id = trace_of(response)
-    sink.store.wait_for(trace_id, lambda s: len(select(s, kind="SERVER")) == 2)
+    traces.get(trace_id, until=lambda t: len(t.find(kind="server")) == 2)
 
     status, out, err = show(trace_id, fake_jaeger, checkout, inventory)
     assert status == 0, err
@@ -121,11 +120,11 @@ def test_jaeger_not_up_is_said_plainly() -> None:
 
 
 def test_uppercase_ids_are_accepted_as_jaeger_writes_them_lowercase(
-    checkout: ServiceProcess, sink: OtlpSink, fake_jaeger: FakeJaeger
+    checkout: ServiceProcess, traces: Traces, fake_jaeger: FakeJaeger
 ) -> None:
     response = place(checkout, "sold-out")
     trace_id = trace_of(response)
-    sink.store.wait_for(trace_id, lambda s: len(select(s, kind="SERVER")) == 3)
+    traces.get(trace_id, until=lambda t: len(t.find(kind="server")) == 3)
     status, out, err = show(trace_id.upper(), fake_jaeger, checkout)
     assert status == 0, err
     assert f"trace {trace_id}" in out

@@ -12,16 +12,22 @@ import pytest
 from examples.pitfalls import fresh_context, message_headers, outliving_task, threads, uninstrumented_client
 from examples.pitfalls.story import Outcome
 from tests.support.cli import run_module
-from tests.support.traces import one
-from traceproof.spans import Span
+from traceproof.trace import Trace, TraceSpan
 
 
-def spans_of(outcome: Outcome) -> list[Span]:
-    return [s for spans in outcome.traces.values() for s in spans]
+def traces_of(outcome: Outcome) -> list[Trace]:
+    return [Trace(trace_id, spans) for trace_id, spans in outcome.traces.items()]
 
 
-def roots(outcome: Outcome) -> list[Span]:
-    return sorted((s for s in spans_of(outcome) if s.parent_id is None), key=lambda s: s.start_ns)
+def roots(outcome: Outcome) -> list[TraceSpan]:
+    return sorted((r for t in traces_of(outcome) for r in t.roots), key=lambda s: s.span.start_ns)
+
+
+def one(outcome: Outcome, **selectors: str) -> TraceSpan:
+    """The one span of any of the outcome's traces that matches, as :meth:`Trace.one` finds it in its trace."""
+    found = [t for t in traces_of(outcome) if t.find(**selectors)]
+    assert len(found) == 1, f"{selectors} in {len(found)} traces, not one"
+    return found[0].one(**selectors)
 
 
 def test_1_a_fresh_context_orphans_the_downstream_call_and_the_request_context_keeps_it() -> None:
@@ -29,18 +35,17 @@ def test_1_a_fresh_context_orphans_the_downstream_call_and_the_request_context_k
 
     assert broken.trace_count == 2
     request, orphan = roots(broken)
-    assert (request.service, request.kind, request.name) == ("checkout", "SERVER", "POST /checkout")
+    assert (request.service, request.kind, request.name) == ("checkout", "server", "POST /checkout")
     # The call and everything downstream of it went to a trace of their own.
-    assert (orphan.service, orphan.kind) == ("checkout", "CLIENT")
-    assert one(spans_of(broken), service="inventory", kind="SERVER").parent_id == orphan.span_id
+    assert (orphan.service, orphan.kind) == ("checkout", "client")
+    assert one(broken, service="inventory", kind="server").span.parent_id == orphan.span_id
     assert orphan.trace_id != request.trace_id
 
     assert fixed.trace_count == 1
-    spans = spans_of(fixed)
-    server = one(spans, service="checkout", kind="SERVER")
-    client = one(spans, service="checkout", kind="CLIENT")
-    assert client.parent_id == server.span_id
-    assert one(spans, service="inventory", kind="SERVER").parent_id == client.span_id
+    server = one(fixed, service="checkout", kind="server")
+    client = one(fixed, service="checkout", kind="client")
+    assert client.span.parent_id == server.span_id
+    assert one(fixed, service="inventory", kind="server").span.parent_id == client.span_id
 
 
 @pytest.mark.parametrize(
@@ -58,8 +63,7 @@ def test_2_a_thread_without_the_context_orphans_its_span(broken_how: str, fixed_
     assert [s.name for s in roots(broken)] == ["POST /checkout", "render receipt"]
 
     assert fixed.trace_count == 1
-    spans = spans_of(fixed)
-    assert one(spans, name="render receipt").parent_id == one(spans, name="POST /checkout").span_id
+    assert one(fixed, name="render receipt").span.parent_id == one(fixed, name="POST /checkout").span_id
 
 
 def test_3_a_task_without_a_deadline_runs_on_and_one_bound_to_the_request_stops_at_its_deadline() -> None:
@@ -72,22 +76,22 @@ def test_3_a_task_without_a_deadline_runs_on_and_one_bound_to_the_request_stops_
     slew = 0.9
 
     # ...but unbound, the work runs its full course, long after the answer and past the deadline.
-    request = one(spans_of(broken), name="POST /checkout")
-    work = one(spans_of(broken), name="send confirmation")
-    assert work.parent_id == request.span_id
-    assert work.duration_ns / 1e9 >= outliving_task.WORK_S * slew
-    assert work.end_ns > request.end_ns
-    assert work.status == "UNSET"
+    request = one(broken, name="POST /checkout")
+    work = one(broken, name="send confirmation")
+    assert work.span.parent_id == request.span_id
+    assert work.duration.total_seconds() >= outliving_task.WORK_S * slew
+    assert work.span.end_ns > request.span.end_ns
+    assert work.status == "unset"
 
     # Bound to the request's deadline, it is cancelled there, and its span says so: it ends at
     # the deadline or after it, and before the work's own end would have come.
-    request = one(spans_of(fixed), name="POST /checkout")
-    work = one(spans_of(fixed), name="send confirmation")
-    assert work.parent_id == request.span_id
-    ended_after_request_start = (work.end_ns - request.start_ns) / 1e9
+    request = one(fixed, name="POST /checkout")
+    work = one(fixed, name="send confirmation")
+    assert work.span.parent_id == request.span_id
+    ended_after_request_start = (work.span.end_ns - request.span.start_ns) / 1e9
     assert outliving_task.DEADLINE_S * slew <= ended_after_request_start
-    assert (work.end_ns - work.start_ns) / 1e9 < outliving_task.WORK_S * slew
-    assert work.status == "ERROR" and work.error == ("CancelledError", "cancelled at the request's deadline")
+    assert work.duration.total_seconds() < outliving_task.WORK_S * slew
+    assert work.status == "error" and work.span.error == ("CancelledError", "cancelled at the request's deadline")
 
 
 def test_4_a_client_outside_the_instrumentation_sends_no_traceparent() -> None:
@@ -96,30 +100,28 @@ def test_4_a_client_outside_the_instrumentation_sends_no_traceparent() -> None:
     assert broken.trace_count == 2
     request, downstream = roots(broken)
     assert request.name == "POST /checkout"
-    assert (downstream.service, downstream.kind) == ("inventory", "SERVER")
-    assert not [s for s in spans_of(broken) if s.kind == "CLIENT"]
+    assert (downstream.service, downstream.kind) == ("inventory", "server")
+    assert not [s for t in traces_of(broken) for s in t.find(kind="client")]
 
     assert fixed.trace_count == 1
-    spans = spans_of(fixed)
-    client = one(spans, kind="CLIENT")
-    assert client.parent_id == one(spans, name="POST /checkout").span_id
+    client = one(fixed, kind="client")
+    assert client.span.parent_id == one(fixed, name="POST /checkout").span_id
     assert client.attributes.get("http.request.method", client.attributes.get("http.method")) == "GET"
-    assert one(spans, service="inventory", kind="SERVER").parent_id == client.span_id
+    assert one(fixed, service="inventory", kind="server").span.parent_id == client.span_id
 
 
 def test_5_context_injected_into_a_message_and_extracted_by_the_consumer_makes_one_trace() -> None:
     broken, fixed = message_headers.broken(), message_headers.fixed()
 
     assert broken.trace_count == 2
-    consumer = one(spans_of(broken), kind="CONSUMER")
-    assert consumer.parent_id is None and consumer.service == "mailer"
+    consumer = one(broken, kind="consumer")
+    assert consumer.span.parent_id is None and consumer.service == "mailer"
 
     assert fixed.trace_count == 1
-    spans = spans_of(fixed)
-    producer = one(spans, kind="PRODUCER")
-    assert producer.parent_id == one(spans, name="POST /checkout").span_id
-    consumer = one(spans, kind="CONSUMER")
-    assert consumer.parent_id == producer.span_id and consumer.service == "mailer"
+    producer = one(fixed, kind="producer")
+    assert producer.span.parent_id == one(fixed, name="POST /checkout").span_id
+    consumer = one(fixed, kind="consumer")
+    assert consumer.span.parent_id == producer.span_id and consumer.service == "mailer"
 
 
 def test_make_pitfalls_shows_every_pair_with_its_verdict() -> None:

@@ -85,7 +85,7 @@ def holes(spans: list[Span]) -> list[str]:
     ids = {s.span_id for s in spans}
     roots = [s for s in spans if s.parent_id is None]
     problems = [f"{s.service} {s.name}: parent {s.parent_id} is missing" for s in spans if s.parent_id and s.parent_id not in ids]
-    if [(r.service, r.kind) for r in roots] != [("checkout", "SERVER")]:
+    if [(r.service, r.kind) for r in roots] != [("checkout", "server")]:
         problems.append(f"roots {[(r.service, r.kind, r.name) for r in roots]}, not one checkout SERVER span")
     if {s.service for s in spans} != {"checkout", "inventory"}:
         problems.append(f"services {sorted({s.service for s in spans})}")

@@ -31,7 +31,7 @@ from tests.scale.conftest import (
 from tests.support import binomial
 from tests.support.load import Load
 from traceproof.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spans
-from traceproof.prometheus import PrometheusClient, SpanKey
+from traceproof.prometheus import CountKey, PrometheusClient
 from traceproof.spans import Span
 
 #: The load's mix (STATUS: what checkout answers each SKU with).
@@ -40,7 +40,7 @@ GOOD = "item-123"
 #: 30 s at 20/s: ~420 good orders, enough that a wrong share cannot hide in the binomial spread.
 DURATION_S = 30.0
 
-Shape = Counter[SpanKey]
+Shape = Counter[CountKey]
 
 
 def shape(spans: list[Span]) -> Shape:
@@ -90,7 +90,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
 
     # Every failing order's trace: in Jaeger, whole.
     failing = [r for r in results if r.sku != GOOD]
-    shapes: dict[str, set[tuple[tuple[SpanKey, int], ...]]] = {}
+    shapes: dict[str, set[tuple[tuple[CountKey, int], ...]]] = {}
     for result in failing:
         assert result.trace_id
         # Returns at once if whole; waits only for Jaeger's own batch still being written.
@@ -101,7 +101,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
         except TraceIncomplete as exc:
             raise AssertionError(f"{result.sku} trace {result.trace_id} is not kept whole: {holes(exc.spans)}") from None
         shapes.setdefault(result.sku, set()).add(tuple(sorted(shape(spans).items())))
-    sold_out_client = ("checkout", "CLIENT", "ERROR")
+    sold_out_client = ("checkout", "client", "error")
     assert all(dict(s).get(sold_out_client) for s in shapes["sold-out"]), "sold-out is kept for its CLIENT error"
 
     # The good ones: Jaeger has every one the gateways kept, each whole ...
@@ -126,7 +126,7 @@ def test_every_failing_trace_is_kept_whole_and_a_fair_share_of_the_rest(
     assert all(len(s) == 1 for s in shapes.values()), {sku: len(s) for sku, s in shapes.items()}
     per_order = {sku: Counter(dict(next(iter(s)))) for sku, s in shapes.items()}
     # ... and the agent's counters grew by every order's spans, sampled or not.
-    expected: Counter[SpanKey] = Counter()
+    expected: Counter[CountKey] = Counter()
     for sku, n in by_sku.items():
         for key, count in per_order[sku].items():
             expected[key] += n * count

@@ -13,6 +13,7 @@ import httpx
 from rich.console import Console
 
 from explore.load import Result, run
+from traceproof.wait import poll
 
 CHECKOUT_URL = "http://127.0.0.1:8080"
 RATE = 20.0  # orders per second: a steady, moderate load for 2 cores
@@ -58,11 +59,14 @@ class Load:
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     """Seconds until ``check()`` is true (HTTP errors count as not yet); fails after ``timeout_s``."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
+
+    def checked() -> bool:
         try:
-            if check():
-                return time.monotonic() - started
+            return check()
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout_s} s")
+            return False
+
+    _, done = poll(checked, bool, timeout_s, interval_s=0.2)
+    if not done:
+        raise AssertionError(f"{what} not within {timeout_s} s")
+    return time.monotonic() - started

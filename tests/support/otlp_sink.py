@@ -11,92 +11,49 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
 from collections.abc import Callable
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from json_server import LoopbackServer, Reply, Request
 from traceproof.spans import Event, Span, from_otlp
 
-__all__ = ["Event", "OtlpSink", "Span", "SpanSource", "SpanStore"]
-
-
-class SpanSource(Protocol):
-    """Where a test reads a trace's spans from: the OTLP sink here, Jaeger in tests/e2e."""
-
-    def wait_for(self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = ...) -> list[Span]: ...
+__all__ = ["Event", "OtlpSink", "Span", "SpanStore"]
 
 
 class SpanStore:
-    """Every span received, by trace id; thread-safe."""
+    """Every span received, in order of arrival; thread-safe. Tests read it through traceproof's
+    ``traces`` fixture (tests/conftest.py makes it the plugin's ``trace_source``)."""
 
     def __init__(self) -> None:
         self._spans: list[Span] = []
-        self._exports: list[trace_service_pb2.ExportTraceServiceRequest] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
 
     def add_export(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
         spans = from_otlp(request.resource_spans)
-        with self._cond:
+        with self._lock:
             self._spans.extend(spans)
-            self._exports.append(request)
-            self._cond.notify_all()
-
-    def exports(self) -> list[trace_service_pb2.ExportTraceServiceRequest]:
-        """Every export request as received (for tests/support/fake_jaeger.py)."""
-        with self._cond:
-            return list(self._exports)
 
     def all(self) -> list[Span]:
-        with self._cond:
+        with self._lock:
             return list(self._spans)
 
-    def trace(self, trace_id: str) -> list[Span]:
-        with self._cond:
-            return [s for s in self._spans if s.trace_id == trace_id]
 
-    def wait_for(self, trace_id: str, until: Callable[[list[Span]], bool], timeout_s: float = 10.0) -> list[Span]:
-        """The trace's spans once ``until(spans)`` holds; AssertionError after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while True:
-                spans = [s for s in self._spans if s.trace_id == trace_id]
-                if until(spans):
-                    return spans
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
-                    raise AssertionError(f"trace {trace_id} incomplete after {timeout_s} s: {names}")
-                self._cond.wait(left)
+def _receive(store: SpanStore) -> Callable[[Request], Reply]:
+    """OTLP/HTTP (protobuf, gzip or not) on /v1/traces, into ``store``."""
 
+    def handle(request: Request) -> Reply:
+        if request.method != "POST" or request.path != "/v1/traces":
+            return 404, "text/plain", b""
+        body = gzip.decompress(request.body) if request.headers.get("content-encoding") == "gzip" else request.body
+        export = trace_service_pb2.ExportTraceServiceRequest()
+        export.ParseFromString(body)
+        store.add_export(export)
+        return 200, "application/x-protobuf", trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
 
-class _HttpHandler(BaseHTTPRequestHandler):
-    store: SpanStore
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        if self.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        if self.path != "/v1/traces":
-            self.send_response(404)
-            self.end_headers()
-            return
-        request = trace_service_pb2.ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        self.store.add_export(request)
-        payload = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
+    return handle
 
 
 class _GrpcTraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -113,27 +70,24 @@ class OtlpSink:
 
     def __init__(self, http_port: int = 0) -> None:
         self.store = SpanStore()
-        handler = type("Handler", (_HttpHandler,), {"store": self.store})
-        self._http = ThreadingHTTPServer(("127.0.0.1", http_port), handler)
-        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http = LoopbackServer(_receive(self.store), port=http_port)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcTraceService(self.store), self._grpc)
         self._grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
 
     @property
     def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return self._http.url
 
     @property
     def grpc_endpoint(self) -> str:
         return f"http://127.0.0.1:{self._grpc_port}"
 
     def start(self) -> OtlpSink:
-        self._http_thread.start()
+        self._http.start()
         self._grpc.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._http.stop()
         self._grpc.stop(grace=None)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from json_server import LoopbackServer, Reply, Request, json_reply
 
 
 class RecordingInventory:
@@ -12,37 +10,18 @@ class RecordingInventory:
 
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
-        recorded = self.headers
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def handle(request: Request) -> Reply:
+            self.headers.append(request.headers)
+            if request.method == "POST":
+                return json_reply(201, {"reservation_id": "r" * 32, "sku": "item-123", "quantity": 1, "available": 4})
+            return json_reply(200, {"sku": "item-123", "available": 5})
 
-            def _answer(self, status: int, body: dict[str, object]) -> None:
-                recorded.append({k.lower(): v for k, v in self.headers.items()})
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._answer(200, {"sku": "item-123", "available": 5})
-
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                self._answer(201, {"reservation_id": "r" * 32, "sku": "item-123", "quantity": 1, "available": 4})
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(handle, protocol="HTTP/1.1").start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.server.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

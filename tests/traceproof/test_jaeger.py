@@ -74,7 +74,7 @@ def otlp(trace_id_field: str, span_id_field: str) -> dict:
 def test_otlp_json_becomes_spans_with_ids_in_hex(trace_field: str, span_field: str) -> None:
     (span,) = from_otlp_json(otlp(trace_field, span_field))
     assert (span.trace_id, span.span_id, span.parent_id) == (TRACE, "00f067aa0ba902b7", None)
-    assert (span.service, span.kind, span.status, span.duration_ns) == ("inventory", "SERVER", "ERROR", 4000)
+    assert (span.service, span.kind, span.status, span.duration_ns) == ("inventory", "server", "error", 4000)
     assert span.attributes["http.response.status_code"] == 500
     assert span.error == ("SimulatedCrash", "boom")
 

@@ -20,35 +20,35 @@ import pytest
 
 from examples.pitfalls import fresh_context, message_headers, outliving_task, threads, uninstrumented_client
 from examples.pitfalls.story import Outcome
-from traceproof.doctor import Kind, diagnose
+from traceproof.doctor import BreakKind, diagnose
 from traceproof.doctor.diagnosis import Diagnosis
 from traceproof.spans import Span
 
 Pair = Callable[[], tuple[Outcome, Outcome]]
 
 #: Each pitfall that breaks a trace: how to run it broken and fixed, and the break the doctor must name.
-BREAKS: dict[str, tuple[Pair, tuple[Kind, str, str | None]]] = {
-    "fresh_context": (lambda: (fresh_context.broken(), fresh_context.fixed()), (Kind.CONTEXT_LOST, "checkout", "inventory")),
+BREAKS: dict[str, tuple[Pair, tuple[BreakKind, str, str | None]]] = {
+    "fresh_context": (lambda: (fresh_context.broken(), fresh_context.fixed()), (BreakKind.CONTEXT_LOST, "checkout", "inventory")),
     "threads executor.submit": (
         lambda: (threads.run("executor.submit(fn)"), threads.run("executor.submit(copy_context().run, fn)")),
-        (Kind.CONTEXT_LOST, "checkout", None),
+        (BreakKind.CONTEXT_LOST, "checkout", None),
     ),
     "threads run_in_executor": (
         lambda: (threads.run("loop.run_in_executor(None, fn)"), threads.run("asyncio.to_thread(fn)")),
-        (Kind.CONTEXT_LOST, "checkout", None),
+        (BreakKind.CONTEXT_LOST, "checkout", None),
     ),
     "uninstrumented_client": (
         lambda: (uninstrumented_client.broken(), uninstrumented_client.fixed()),
-        (Kind.NO_CLIENT_SPAN, "checkout", "inventory"),
+        (BreakKind.NO_CLIENT_SPAN, "checkout", "inventory"),
     ),
     "message_headers": (
         lambda: (message_headers.broken(), message_headers.fixed()),
-        (Kind.NOT_PROPAGATED, "checkout", "mailer"),
+        (BreakKind.NOT_PROPAGATED, "checkout", "mailer"),
     ),
 }
 
 
-def breaks(diagnosis: Diagnosis) -> list[tuple[Kind, str, str | None]]:
+def breaks(diagnosis: Diagnosis) -> list[tuple[BreakKind, str, str | None]]:
     return [(b.kind, b.service, b.peer) for b in diagnosis.breaks]
 
 
@@ -73,7 +73,7 @@ def test_the_broken_run_is_named_and_the_fixed_run_is_clean(pitfall: str) -> Non
     (found,) = diagnosis.breaks
     request, piece = request_and_piece(broken)
     assert found.count == 1 and found.trace_ids == [piece]
-    assert found.occurrences[0].split_from == request
+    assert found.breaks[0].split_from == request
     assert diagnosis.doubts == []
 
 

@@ -23,36 +23,38 @@ from examples.pitfalls.export import EXPORT_VARIABLE, ExportedRun, exported_runs
 from examples.pitfalls.story import Outcome
 from tests.support.cli import run_module
 from tests.support.otlp_sink import OtlpSink, SpanStore
-from traceproof.doctor import Kind, diagnose
+from traceproof.doctor import BreakKind, diagnose
 from traceproof.doctor.calls import caller_address
 from traceproof.doctor.calls import request as http_request
+from traceproof.sources import MemorySource
 from traceproof.spans import Span
+from traceproof.traces import Traces
 
-Expected = tuple[Kind, str, str | None] | None
+Expected = tuple[BreakKind, str, str | None] | None
 
 #: Every run, in the order ``python -m examples.pitfalls`` runs them, by the label it prints:
 #: how to run it alone, and the break the doctor must name in a window holding it alone.
 RUNS: dict[str, tuple[Callable[[], Outcome], Expected]] = {
-    "broken: Context()": (fresh_context.broken, (Kind.CONTEXT_LOST, "pitfalls-checkout", "pitfalls-inventory")),
+    "broken: Context()": (fresh_context.broken, (BreakKind.CONTEXT_LOST, "pitfalls-checkout", "pitfalls-inventory")),
     "fixed: get_current()": (fresh_context.fixed, None),
     "broken: executor.submit(fn)": (
         lambda: threads.run("executor.submit(fn)"),
-        (Kind.CONTEXT_LOST, "pitfalls-checkout", None),
+        (BreakKind.CONTEXT_LOST, "pitfalls-checkout", None),
     ),
     "fixed: executor.submit(copy_context().run, fn)": (lambda: threads.run("executor.submit(copy_context().run, fn)"), None),
     "broken: loop.run_in_executor(None, fn)": (
         lambda: threads.run("loop.run_in_executor(None, fn)"),
-        (Kind.CONTEXT_LOST, "pitfalls-checkout", None),
+        (BreakKind.CONTEXT_LOST, "pitfalls-checkout", None),
     ),
     "fixed: asyncio.to_thread(fn)": (lambda: threads.run("asyncio.to_thread(fn)"), None),
     "broken: create_task(work)": (outliving_task.broken, None),
     "fixed: bound to the request's deadline": (outliving_task.fixed, None),
     "broken: httpx.AsyncClient()": (
         uninstrumented_client.broken,
-        (Kind.NO_CLIENT_SPAN, "pitfalls-checkout", "pitfalls-inventory"),
+        (BreakKind.NO_CLIENT_SPAN, "pitfalls-checkout", "pitfalls-inventory"),
     ),
     "fixed: the instrumented client": (uninstrumented_client.fixed, None),
-    "broken: headers left empty": (message_headers.broken, (Kind.NOT_PROPAGATED, "pitfalls-checkout", "pitfalls-mailer")),
+    "broken: headers left empty": (message_headers.broken, (BreakKind.NOT_PROPAGATED, "pitfalls-checkout", "pitfalls-mailer")),
     "fixed: inject, then extract": (message_headers.fixed, None),
 }
 
@@ -71,12 +73,9 @@ def exporting(monkeypatch: pytest.MonkeyPatch, sink: OtlpSink) -> OtlpSink:
 
 
 def arrived(store: SpanStore, spans_by_trace: dict[str, int]) -> dict[str, list[Span]]:
-    """Each trace as the receiver holds it, once it holds as many spans as were sent."""
-    return {trace_id: store.wait_for(trace_id, at_least(n)) for trace_id, n in spans_by_trace.items()}
-
-
-def at_least(count: int) -> Callable[[list[Span]], bool]:
-    return lambda spans: len(spans) >= count
+    """Each trace as the receiver holds it, once it holds as many spans as were sent (read as the plugin reads it)."""
+    reader = Traces(MemorySource(store.all))
+    return {trace_id: [s.span for s in reader.get(trace_id, spans=n).spans] for trace_id, n in spans_by_trace.items()}
 
 
 def shape(traces: dict[str, list[Span]]) -> list[tuple[str, str, str | None, str, str, str]]:
@@ -102,7 +101,7 @@ def assert_judged(label: str, traces: dict[str, list[Span]]) -> None:
     (found,) = diagnosis.breaks
     request, piece = request_and_piece(traces)
     assert found.count == 1 and found.trace_ids == [piece]
-    assert found.occurrences[0].split_from == request
+    assert found.breaks[0].split_from == request
 
 
 @pytest.mark.parametrize("label", list(RUNS))
@@ -125,10 +124,10 @@ def test_the_uninstrumented_client_exported_makes_one_connected_call_before_the_
     traces = uninstrumented_client.broken().traces
     request, piece = request_and_piece(traces)
 
-    connected = next(s for s in traces[request] if s.kind == "CLIENT")
+    connected = next(s for s in traces[request] if s.kind == "client")
     (continued,) = [s for s in traces[request] if s.parent_id == connected.span_id]
     (bare,) = traces[piece]
-    assert continued.service == bare.service == "pitfalls-inventory" and bare.kind == "SERVER" and bare.parent_id is None
+    assert continued.service == bare.service == "pitfalls-inventory" and bare.kind == "server" and bare.parent_id is None
     assert caller_address(continued) == caller_address(bare) is not None
     assert http_request(continued) != http_request(
         bare

@@ -13,35 +13,33 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.otlp_sink import Span, SpanSource
 from tests.support.processes import ServiceUnderTest
-from tests.support.traces import select, traceresponse
 from traceproof.doctor import diagnose
+from traceproof.trace import Trace
+from traceproof.traces import Traces
 
 
-def whole_order(spans: list[Span]) -> bool:
+def whole_order(trace: Trace) -> bool:
     """Every span of an order has ended and arrived: both inventory calls, the request, and its background work."""
     return (
-        len(select(spans, service="inventory", kind="SERVER")) == 2
-        and len(select(spans, service="checkout", kind="SERVER")) == 1
-        and len(select(spans, name="confirm order")) == 1
-        and len(select(spans, name="render receipt")) == 1
+        len(trace.find(service="inventory", kind="server")) == 2
+        and len(trace.find(service="checkout", kind="server")) == 1
+        and len(trace.find(name="confirm order")) == 1
+        and len(trace.find(name="render receipt")) == 1
     )
 
 
 def test_a_real_order_teaches_the_address_book_and_a_direct_call_is_an_entry_point(
-    checkout: ServiceUnderTest, inventory: ServiceUnderTest, span_store: SpanSource
+    checkout: ServiceUnderTest, inventory: ServiceUnderTest, traces: Traces
 ) -> None:
     order = httpx.post(f"{checkout.url}/checkout", json={"sku": "item-123", "quantity": 1}, timeout=10)
     assert order.status_code == 201
-    order_trace = traceresponse(order).trace_id
-    order_spans = span_store.wait_for(order_trace, whole_order)
+    order_trace = traces.get(order, until=whole_order)
     # Only now, with checkout's request over (its span has arrived, so it had ended), call inventory directly.
     direct = httpx.get(f"{inventory.url}/stock/item-123", timeout=10)
-    direct_trace = traceresponse(direct).trace_id
-    direct_spans = span_store.wait_for(direct_trace, lambda s: bool(select(s, kind="SERVER")))
+    direct_trace = traces.get(direct, until=lambda t: bool(t.find(kind="server")))
 
-    diagnosis = diagnose({order_trace: order_spans, direct_trace: direct_spans})
+    diagnosis = diagnose({t.trace_id: [s.span for s in t.spans] for t in (order_trace, direct_trace)})
 
     inventory_port = urlsplit(inventory.url).port
     assert diagnosis.addresses.callers == {"127.0.0.1": Counter({"checkout": 2})}

@@ -12,7 +12,7 @@ from dataclasses import replace
 from itertools import count
 from typing import Any
 
-from traceproof.spans import Span
+from traceproof.spans import Span, by_trace
 
 #: The window's first instant: 2023-11-14 22:13:20 UTC.
 EPOCH_NS = 1_700_000_000 * 1_000_000_000
@@ -36,10 +36,7 @@ class Window:
         self._span_ids = count(1)
 
     def traces(self) -> dict[str, list[Span]]:
-        found: dict[str, list[Span]] = {}
-        for span in self.spans:
-            found.setdefault(span.trace_id, []).append(span)
-        return found
+        return by_trace(self.spans)
 
     def span(
         self,
@@ -60,7 +57,7 @@ class Window:
             name=name,
             kind=kind,
             service=service,
-            status="UNSET",
+            status="unset",
             status_message="",
             attributes=attributes or {},
             links=[(s.trace_id, s.span_id) for s in links or ()],
@@ -99,7 +96,7 @@ class Window:
             attributes["user_agent.original"] = user_agent
         if route is not None:
             attributes["http.route"] = route
-        return self.span(service, "SERVER", f"{method} {route or path}", start_ms, end_ms, parent, attributes=attributes)
+        return self.span(service, "server", f"{method} {route or path}", start_ms, end_ms, parent, attributes=attributes)
 
     def call(self, parent: Span | None, service: str, method: str, url: str, start_ms: float, end_ms: float) -> Span:
         """A CLIENT span of ``service`` (a child of ``parent``, or a root when it is None)."""
@@ -108,13 +105,13 @@ class Window:
         attributes: dict[str, Any] = {"http.request.method": method, "url.full": url, "server.address": host}
         if port:
             attributes["server.port"] = int(port)
-        return self.span(service, "CLIENT", method, start_ms, end_ms, parent, attributes=attributes)
+        return self.span(service, "client", method, start_ms, end_ms, parent, attributes=attributes)
 
     def work(
         self, service: str, name: str, start_ms: float, end_ms: float, parent: Span | None = None, **attributes: Any
     ) -> Span:
         """An INTERNAL span (a root when ``parent`` is None)."""
-        return self.span(service, "INTERNAL", name, start_ms, end_ms, parent, **attributes)
+        return self.span(service, "internal", name, start_ms, end_ms, parent, **attributes)
 
     # -- the usual story: checkout serves an order and asks inventory ------------------
 
@@ -149,8 +146,8 @@ class Window:
 
     def publish(self, parent: Span, queue: str, start_ms: float, end_ms: float) -> Span:
         attributes = {"messaging.destination.name": queue, "messaging.operation.type": "send"}
-        return self.span(parent.service, "PRODUCER", f"publish {queue}", start_ms, end_ms, parent, attributes=attributes)
+        return self.span(parent.service, "producer", f"publish {queue}", start_ms, end_ms, parent, attributes=attributes)
 
     def consume(self, service: str, queue: str, start_ms: float, end_ms: float, parent: Span | None = None) -> Span:
         attributes = {"messaging.destination.name": queue, "messaging.operation.type": "process"}
-        return self.span(service, "CONSUMER", f"process {queue}", start_ms, end_ms, parent, attributes=attributes)
+        return self.span(service, "consumer", f"process {queue}", start_ms, end_ms, parent, attributes=attributes)

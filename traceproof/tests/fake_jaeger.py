@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from json_server import JsonServer
@@ -41,7 +41,7 @@ def _span_json(span: Span) -> dict[str, Any]:
         "spanId": span.span_id,
         "parentSpanId": span.parent_id or "",
         "name": span.name,
-        "kind": f"SPAN_KIND_{span.kind}",
+        "kind": f"SPAN_KIND_{span.kind.upper()}",
         "startTimeUnixNano": str(span.start_ns),
         "endTimeUnixNano": str(span.end_ns),
         "attributes": [{"key": k, "value": _value(v)} for k, v in span.attributes.items()],
@@ -54,7 +54,9 @@ def _span_json(span: Span) -> dict[str, Any]:
             }
             for e in span.events
         ],
-        "status": {} if span.status == "UNSET" else {"code": f"STATUS_CODE_{span.status}", "message": span.status_message},
+        "status": {}
+        if span.status == "unset"
+        else {"code": f"STATUS_CODE_{span.status.upper()}", "message": span.status_message},
     }
 
 
@@ -77,9 +79,10 @@ def otlp_json(spans: Iterable[Span]) -> dict[str, Any]:
 
 
 class FakeJaeger(JsonServer):
-    """Serves ``spans`` (a list the test may change while it runs); ``searches`` counts the calls to the search."""
+    """Serves ``spans``: a list the test may change while it runs, or what a callable returns at each request
+    (a receiver's spans as they arrive); ``searches`` counts the calls to the search."""
 
-    def __init__(self, spans: list[Span], keeps: str = "latest") -> None:
+    def __init__(self, spans: list[Span] | Callable[[], list[Span]], keeps: str = "latest") -> None:
         self.spans = spans
         self.keeps = keeps
         self.searches = 0
@@ -91,10 +94,14 @@ class FakeJaeger(JsonServer):
 
         super().__init__(locked)
 
+    def held(self) -> list[Span]:
+        return self.spans() if callable(self.spans) else self.spans
+
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        held = self.held()
         not_found = (404, {"error": {"httpCode": 404, "message": "trace not found"}})
         if path == "/api/v3/services":
-            return 200, {"services": sorted({s.service for s in self.spans})}
+            return 200, {"services": sorted({s.service for s in held})}
         if path == "/api/v3/traces":
             self.searches += 1
             found = self.search(
@@ -106,16 +113,17 @@ class FakeJaeger(JsonServer):
             return (200, otlp_json(found)) if found else not_found
         if path.startswith("/api/v3/traces/"):
             trace_id = path.rsplit("/", 1)[-1]
-            spans = [s for s in self.spans if s.trace_id == trace_id]
+            spans = [s for s in held if s.trace_id == trace_id]
             return (200, otlp_json(spans)) if spans else not_found
         return not_found
 
     def search(self, service: str, start_ns: int, end_ns: int, limit: int) -> list[Span]:
         """Whole traces with a span of ``service`` that started in the window: the latest (or earliest) ``limit`` of them."""
+        held = self.held()
         matched: dict[str, int] = {}
-        for span in self.spans:
+        for span in held:
             if span.service == service and start_ns <= span.start_ns <= end_ns:
                 matched[span.trace_id] = max(matched.get(span.trace_id, 0), span.start_ns)
         order = sorted(matched, key=lambda t: matched[t], reverse=self.keeps == "latest")
         kept = set(order[:limit])
-        return [s for s in self.spans if s.trace_id in kept]
+        return [s for s in held if s.trace_id in kept]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from builder import CHECKOUT_ADDRESS, INVENTORY, OUTSIDE_ADDRESS, Window
-from traceproof.doctor import Kind, diagnose
-from traceproof.doctor.diagnosis import Break, Diagnosis
+from traceproof.doctor import BreakKind, diagnose
+from traceproof.doctor.diagnosis import BreakGroup, Diagnosis
 from traceproof.doctor.findings import Side
 
 
-def only_break(diagnosis: Diagnosis) -> Break:
+def where(found: BreakGroup) -> tuple[object, ...]:
+    """A break's kind and place: (kind, service, peer, edge)."""
+    return (found.kind, found.service, found.peer, found.edge)
+
+
+def only_break(diagnosis: Diagnosis) -> BreakGroup:
     assert len(diagnosis.breaks) == 1, [(b.kind, b.service, b.peer) for b in diagnosis.breaks]
     return diagnosis.breaks[0]
 
@@ -23,35 +30,51 @@ def test_a_span_whose_parent_never_arrived_is_a_lost_parent_of_its_service() -> 
     diagnosis = diagnose(w.traces())
 
     found = only_break(diagnosis)
-    assert (found.kind, found.service, found.peer, found.count) == (Kind.LOST_PARENT, "inventory", None, 1)
+    assert (found.kind, found.service, found.peer, found.count) == (BreakKind.LOST_PARENT, "inventory", None, 1)
     assert found.trace_ids == [order.trace_id]
     assert "1 span of inventory" in found.evidence
     assert "pipeline" in found.advice[0]
     assert diagnosis.traces_checked == 2 and diagnosis.traces_broken == 1
 
 
-def test_a_call_whose_context_was_not_sent_is_not_propagated_and_joined_to_the_root_it_became() -> None:
+@pytest.mark.parametrize(
+    ("stock_call", "kind", "side", "said"),
+    [
+        # The same two services connect on another call: the break is a code path in the caller.
+        ("not_propagated", BreakKind.NOT_PROPAGATED, Side.SOME_CALLS, f"from {CHECKOUT_ADDRESS}, where checkout calls from"),
+        # A call made outside the instrumentation: no CLIENT span, so no context either.
+        (
+            "no_client_span",
+            BreakKind.NO_CLIENT_SPAN,
+            Side.NONE,
+            f"came from {CHECKOUT_ADDRESS}, where checkout calls from (1 connected call)",
+        ),
+    ],
+)
+def test_a_call_that_reached_the_callee_without_its_context_is_a_break_of_the_caller_joined_to_the_root_it_became(
+    stock_call: str, kind: BreakKind, side: Side, said: str
+) -> None:
     w = Window()
     w.order(0)  # connected: teaches the doctor where checkout calls from and where inventory answers
-    order = w.order(200, stock_call="not_propagated")
+    order = w.order(200, stock_call=stock_call)
     (orphan,) = [s for s in w.spans if s.service == "inventory" and s.parent_id is None]
 
     diagnosis = diagnose(w.traces())
 
     found = only_break(diagnosis)
-    assert (found.kind, found.service, found.peer, found.edge) == (
-        Kind.NOT_PROPAGATED,
+    assert (found.kind, found.service, found.peer, found.edge, found.side) == (
+        kind,
         "checkout",
         "inventory",
         ("checkout", "inventory"),
+        side,
     )
     assert found.trace_ids == [orphan.trace_id]
-    assert found.occurrences[0].split_from == order.trace_id
-    # The same two services connect on another call: the break is a code path in the caller.
-    assert found.side is Side.SOME_CALLS
-    assert f"from {CHECKOUT_ADDRESS}, where checkout calls from" in found.evidence
+    assert found.breaks[0].split_from == order.trace_id
+    assert said in found.evidence
     assert diagnosis.edges[("checkout", "inventory")].checked == 2
     assert diagnosis.edges[("checkout", "inventory")].broken == 1
+    assert diagnosis.services["checkout"].broken == 1 and diagnosis.services["inventory"].broken == 1
 
 
 def test_not_propagated_with_no_connected_call_matches_on_time_method_and_path_and_says_the_caller_was_not_checked() -> None:
@@ -60,7 +83,12 @@ def test_not_propagated_with_no_connected_call_matches_on_time_method_and_path_a
 
     found = only_break(diagnose(w.traces()))
 
-    assert (found.kind, found.service, found.peer, found.side) == (Kind.NOT_PROPAGATED, "checkout", "inventory", Side.UNKNOWN)
+    assert (found.kind, found.service, found.peer, found.side) == (
+        BreakKind.NOT_PROPAGATED,
+        "checkout",
+        "inventory",
+        Side.UNKNOWN,
+    )
     assert "caller was not checked" in found.evidence
 
 
@@ -73,11 +101,11 @@ def test_a_call_the_caller_gave_up_on_is_not_propagated_though_the_server_went_o
 
     found = only_break(diagnose(w.traces()))
 
-    assert (found.kind, found.service, found.trace_ids) == (Kind.NOT_PROPAGATED, "checkout", [orphan.trace_id])
+    assert (found.kind, found.service, found.trace_ids) == (BreakKind.NOT_PROPAGATED, "checkout", [orphan.trace_id])
 
 
 def test_not_propagated_is_put_on_the_end_that_the_rest_of_the_window_points_at() -> None:
-    def judged(checkout_sends: bool, inventory_reads: bool) -> Break:
+    def judged(checkout_sends: bool, inventory_reads: bool) -> BreakGroup:
         w = Window()
         if checkout_sends:  # checkout's calls to payments connect
             order = w.order(0, stock_call="none")
@@ -106,35 +134,9 @@ def test_a_message_published_without_its_context_is_not_propagated_to_its_consum
 
     found = only_break(diagnose(w.traces()))
 
-    assert (found.kind, found.service, found.peer, found.edge) == (
-        Kind.NOT_PROPAGATED,
-        "checkout",
-        "mailer",
-        ("checkout", "mailer"),
-    )
+    assert where(found) == (BreakKind.NOT_PROPAGATED, "checkout", "mailer", ("checkout", "mailer"))
     assert found.message and found.trace_ids == [consumed.trace_id]
     assert "propagate.inject" in found.advice[1]
-
-
-def test_a_call_made_outside_the_instrumentation_is_no_client_span_of_the_caller() -> None:
-    w = Window()
-    w.order(0)
-    order = w.order(200, stock_call="no_client_span")
-    (orphan,) = [s for s in w.spans if s.service == "inventory" and s.parent_id is None]
-
-    diagnosis = diagnose(w.traces())
-
-    found = only_break(diagnosis)
-    assert (found.kind, found.service, found.peer, found.edge) == (
-        Kind.NO_CLIENT_SPAN,
-        "checkout",
-        "inventory",
-        ("checkout", "inventory"),
-    )
-    assert found.trace_ids == [orphan.trace_id]
-    assert found.occurrences[0].split_from == order.trace_id
-    assert f"came from {CHECKOUT_ADDRESS}, where checkout calls from (1 connected call)" in found.evidence
-    assert diagnosis.services["checkout"].broken == 1 and diagnosis.services["inventory"].broken == 1
 
 
 def test_work_begun_without_the_requests_context_is_context_lost_where_it_runs() -> None:
@@ -144,9 +146,9 @@ def test_work_begun_without_the_requests_context_is_context_lost_where_it_runs()
 
     found = only_break(diagnose(w.traces()))
 
-    assert (found.kind, found.service, found.peer, found.edge) == (Kind.CONTEXT_LOST, "checkout", None, None)
+    assert where(found) == (BreakKind.CONTEXT_LOST, "checkout", None, None)
     assert found.trace_ids == [receipt.trace_id]
-    assert found.occurrences[0].split_from == order.trace_id
+    assert found.breaks[0].split_from == order.trace_id
     assert "copy_context" in found.advice[1]
 
 
@@ -158,12 +160,7 @@ def test_a_call_begun_without_the_requests_context_is_context_lost_on_its_edge()
 
     found = only_break(diagnose(w.traces()))
 
-    assert (found.kind, found.service, found.peer, found.edge) == (
-        Kind.CONTEXT_LOST,
-        "checkout",
-        "inventory",
-        ("checkout", "inventory"),
-    )
+    assert where(found) == (BreakKind.CONTEXT_LOST, "checkout", "inventory", ("checkout", "inventory"))
     assert found.trace_ids == [call.trace_id]
 
 

@@ -145,7 +145,7 @@ def test_a_background_span_started_after_the_reply_with_its_context_is_connected
 def test_a_trace_begun_on_purpose_with_a_link_to_the_request_is_not_a_break() -> None:
     w = Window()
     order = w.order(0)
-    w.span("checkout", "INTERNAL", "rebuild search index", 40, 60, links=[order])
+    w.span("checkout", "internal", "rebuild search index", 40, 60, links=[order])
 
     diagnosis = diagnose(w.traces())
 
@@ -158,7 +158,7 @@ def test_a_message_consumed_in_a_batch_with_links_to_its_producers_is_not_a_brea
     order = w.order(0, stock_call="none")
     published = w.publish(order, "orders", 40, 45)
     w.span(
-        "mailer", "CONSUMER", "process orders", 300, 320, links=[published], attributes={"messaging.destination.name": "orders"}
+        "mailer", "consumer", "process orders", 300, 320, links=[published], attributes={"messaging.destination.name": "orders"}
     )
 
     assert_no_break(diagnose(w.traces()))
@@ -201,7 +201,7 @@ def test_a_consumer_root_with_no_producer_in_the_window_is_an_entry_point() -> N
 
 def test_start_up_work_before_any_request_is_an_entry_point() -> None:
     w = Window()
-    w.span("inventory", "CLIENT", "CREATE", 0, 5, attributes={"db.system.name": "sqlite"})
+    w.span("inventory", "client", "CREATE", 0, 5, attributes={"db.system.name": "sqlite"})
     w.order(100)
 
     diagnosis = diagnose(w.traces())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 from builder import CHECKOUT_ADDRESS, Window
-from traceproof.doctor import Kind, diagnose
+from traceproof.doctor import BreakKind, diagnose
 
 HTTPX, CURL = "python-httpx/0.28.1", "curl/8.5.0"
 
@@ -31,7 +31,7 @@ def shop(broken_orders: int, direct_calls: int, *, order_agent: str | None, dire
         w.request(
             "inventory", "GET", "/stock/1", 1000 * (i + 1) + 12, 1000 * (i + 1) + 28, CHECKOUT_ADDRESS, user_agent=order_agent
         )
-        assert served.kind == "SERVER"
+        assert served.kind == "server"
     draws = random.Random(seed)
     span_ms = 1000 * (broken_orders + 1)
     for _ in range(direct_calls):
@@ -41,17 +41,17 @@ def shop(broken_orders: int, direct_calls: int, *, order_agent: str | None, dire
 
 
 def no_client_spans(w: Window) -> int:
-    return sum(b.count for b in diagnose(w.traces()).breaks if b.kind is Kind.NO_CLIENT_SPAN)
+    return sum(b.count for b in diagnose(w.traces()).breaks if b.kind is BreakKind.NO_CLIENT_SPAN)
 
 
 def test_a_user_agent_that_never_calls_from_outside_tells_the_breaks_apart() -> None:
     w = shop(40, 30, order_agent=HTTPX, direct_agent=CURL)
     d = diagnose(w.traces())
     (found,) = d.breaks
-    assert (found.kind, found.service, found.peer) == (Kind.NO_CLIENT_SPAN, "checkout", "inventory")
+    assert (found.kind, found.service, found.peer) == (BreakKind.NO_CLIENT_SPAN, "checkout", "inventory")
     assert found.count == 40
-    assert "python-httpx/0.28.1 never called it while checkout served nothing" in found.occurrences[0].evidence
-    assert all("curl" not in o.evidence for o in found.occurrences)
+    assert "python-httpx/0.28.1 never called it while checkout served nothing" in found.breaks[0].evidence
+    assert all("curl" not in o.evidence for o in found.breaks)
 
 
 def test_the_same_client_everywhere_is_told_apart_by_how_often_it_lands_inside_requests() -> None:
@@ -59,9 +59,9 @@ def test_the_same_client_everywhere_is_told_apart_by_how_often_it_lands_inside_r
     w = shop(40, 30, order_agent=None, direct_agent=None)
     d = diagnose(w.traces())
     (found,) = d.breaks
-    assert found.kind is Kind.NO_CLIENT_SPAN and found.service == "checkout"
+    assert found.kind is BreakKind.NO_CLIENT_SPAN and found.service == "checkout"
     assert found.count >= 40  # the 40 breaks; a direct call that fell inside a request is counted with them
-    assert "calls from outside would do that with a chance of" in found.occurrences[0].evidence
+    assert "calls from outside would do that with a chance of" in found.breaks[0].evidence
 
 
 def test_too_few_to_tell_stay_doubts() -> None:

@@ -38,7 +38,7 @@ class Stack:
 
 def crashed(span: Span) -> Span:
     exception = Event("exception", {"exception.type": "inventory.faults.SimulatedCrash", "exception.message": "boom"})
-    return replace(span, status="ERROR", status_message="SimulatedCrash: boom", events=[exception])
+    return replace(span, status="error", status_message="SimulatedCrash: boom", events=[exception])
 
 
 @pytest.fixture
@@ -118,88 +118,57 @@ def test_a_trace_read_by_id_or_response_with_its_spans_selectors_and_assertions(
     result.assert_outcomes(passed=3)
 
 
-def test_one_that_matches_nothing_lists_the_nearest_spans_and_draws_the_trace_with_them_marked(
-    pytester: pytest.Pytester, stack: Stack
-) -> None:
-    result = run(
-        pytester,
-        stack,
+#: A test file that fails, how many of its tests fail, and the lines pytest must print ({crash}, {split},
+#: {piece}: the stack's trace ids; {url}: the fake Jaeger's).
+FAILURES = {
+    "one that matches nothing lists the nearest spans and draws the trace with them marked": (
         """
         def test_it(traces):
             traces.get(CRASH, spans=3).one(service="inventory", kind="client")
         """,
-    )
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
+        1,
         [
             "*no span matches service='inventory', kind='client'; the nearest:",
             "*  - <client span 'GET' of checkout, unset>",
             "*  - <server span 'GET /stock/1' of inventory, error>",
             "*(◀ marks the spans in question)",
-            f"*trace {stack.crash}: 3 spans in checkout, inventory  {stack.jaeger.url}/trace/{stack.crash}",
+            "*trace {crash}  3 spans in checkout, inventory, * ms, 1 in error",
+            "*{url}/trace/{crash}",
             "*server POST /checkout*checkout*",
             "*client GET ◀*checkout*",
             "*server GET /stock/1 ◀*inventory*ERROR*",
             "*✗ SimulatedCrash: boom*",
-        ]
-    )
-
-
-def test_one_that_matches_several_lists_them(pytester: pytest.Pytester, stack: Stack) -> None:
-    result = run(
-        pytester,
-        stack,
+        ],
+    ),
+    "one that matches several lists them": (
         """
         def test_it(traces):
             traces.get(CRASH, spans=3).one(service="checkout")
         """,
-    )
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*2 spans match service='checkout', not one:", "*  - <server span 'POST /checkout'*", "*  - <client span 'GET'*"]
-    )
-
-
-def test_a_trace_that_never_gets_its_spans_fails_with_what_arrived(pytester: pytest.Pytester, stack: Stack) -> None:
-    result = run(
-        pytester,
-        stack,
+        1,
+        ["*2 spans match service='checkout', not one:", "*  - <server span 'POST /checkout'*", "*  - <client span 'GET'*"],
+    ),
+    "a trace that never gets its spans fails with what arrived": (
         """
         def test_it(traces):
             traces.get(CRASH, spans=5, timeout_s=0.5)
         """,
-    )
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [f"*trace {stack.crash} did not reach 5 spans within 0.5 s: it has 3 spans*", "*server GET /stock/1*inventory*ERROR*"]
-    )
-
-
-def test_a_timeout_says_what_the_doctor_finds_when_the_missing_span_went_to_another_trace(
-    pytester: pytest.Pytester, stack: Stack
-) -> None:
-    result = run(
-        pytester,
-        stack,
+        1,
+        ["*trace {crash} did not reach 5 spans within 0.5 s: it has 3 spans*", "*server GET /stock/1*inventory*ERROR*"],
+    ),
+    "a timeout says what the doctor finds when the missing span went to another trace": (
         """
         def test_it(traces):
             traces.get(SPLIT, spans=3, timeout_s=0.5)
         """,
-    )
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
+        1,
         [
-            f"*trace {stack.split} did not reach 3 spans within 0.5 s: it has 2 spans",
-            f"*the doctor finds not_propagated at checkout → inventory (the other piece: trace {stack.unsplit_piece}):*",
+            "*trace {split} did not reach 3 spans within 0.5 s: it has 2 spans",
+            "*the doctor finds not_propagated at checkout → inventory (the other piece: trace {piece}):*",
             "*fix:*",
-        ]
-    )
-
-
-def test_assert_connected_fails_on_a_split_trace_with_the_doctors_cause_and_fix(pytester: pytest.Pytester, stack: Stack) -> None:
-    result = run(
-        pytester,
-        stack,
+        ],
+    ),
+    "assert_connected fails on a split trace with the doctor's cause and fix": (
         """
         def test_split(traces):
             traces.get(SPLIT, spans=2).assert_connected()
@@ -207,24 +176,47 @@ def test_assert_connected_fails_on_a_split_trace_with_the_doctors_cause_and_fix(
         def test_the_piece_that_broke_off(traces):
             traces.get(PIECE, spans=1).assert_connected()
         """,
-    )
-    result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(
+        2,
         [
-            f"*trace {stack.split} is not one connected trace:",
-            f"*the doctor finds not_propagated at checkout → inventory (the other piece: trace {stack.unsplit_piece}):*",
+            "*trace {split} is not one connected trace:",
+            "*the doctor finds not_propagated at checkout → inventory (the other piece: trace {piece}):*",
             "*cause:*",
             "*fix:*",
-            f"*trace {stack.unsplit_piece} is not one connected trace:",
-            f"*the doctor finds not_propagated at checkout → inventory (the other piece: trace {stack.split}):*",
-        ]
-    )
+            "*trace {piece} is not one connected trace:",
+            "*the doctor finds not_propagated at checkout → inventory (the other piece: trace {split}):*",
+        ],
+    ),
+    "assert_error names what was recorded": (
+        """
+        def test_wrong_type(traces):
+            traces.get(CRASH, spans=3).one(service="inventory").assert_error(TimeoutError)
+
+        def test_not_in_error(traces):
+            traces.get(CRASH, spans=3).root.assert_error()
+        """,
+        2,
+        [
+            "*<server span 'GET /stock/1' of inventory, error> recorded inventory.faults.SimulatedCrash, not TimeoutError",
+            "*<server span 'POST /checkout' of checkout, unset> is not in error: its status is unset",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "failed", "lines"), FAILURES.values(), ids=FAILURES.keys())
+def test_a_failure_says_what_was_expected_and_shows_the_trace(
+    pytester: pytest.Pytester, stack: Stack, body: str, failed: int, lines: list[str]
+) -> None:
+    result = run(pytester, stack, body)
+    result.assert_outcomes(failed=failed)
+    ids = {"crash": stack.crash, "split": stack.split, "piece": stack.unsplit_piece, "url": stack.jaeger.url}
+    result.stdout.fnmatch_lines([line.format(**ids) for line in lines])
 
 
 def test_assert_connected_fails_on_a_span_whose_parent_never_came(pytester: pytest.Pytester) -> None:
     w = Window()
     order = w.order(0)
-    (client,) = [s for s in w.spans if s.kind == "CLIENT"]
+    (client,) = [s for s in w.spans if s.kind == "client"]
     w.spans.remove(client)
     with FakeJaeger(w.spans) as jaeger:
         pytester.makepyfile(
@@ -240,27 +232,6 @@ def test_assert_connected_fails_on_a_span_whose_parent_never_came(pytester: pyte
             "*1 span names a parent the trace does not hold (lost on the way, or still on it): "
             "<server span 'GET /stock/1' of inventory*",
             "*server GET /stock/1 (parent missing) ◀*",
-        ]
-    )
-
-
-def test_assert_error_names_what_was_recorded(pytester: pytest.Pytester, stack: Stack) -> None:
-    result = run(
-        pytester,
-        stack,
-        """
-        def test_wrong_type(traces):
-            traces.get(CRASH, spans=3).one(service="inventory").assert_error(TimeoutError)
-
-        def test_not_in_error(traces):
-            traces.get(CRASH, spans=3).root.assert_error()
-        """,
-    )
-    result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(
-        [
-            "*<server span 'GET /stock/1' of inventory, error> recorded inventory.faults.SimulatedCrash, not TimeoutError",
-            "*<server span 'POST /checkout' of checkout, unset> is not in error: its status is unset",
         ]
     )
 
@@ -283,7 +254,9 @@ def test_failures_show_the_log_lines_of_the_trace_from_the_configured_files(pyte
         """,
     )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*log lines of trace {stack.crash} (from *services.log):", "*inventory*error*unhandled error*"])
+    result.stdout.fnmatch_lines(
+        [f"*log lines of trace {stack.crash}, in time order (from *", "*inventory*error*unhandled error*"]
+    )
     result.stdout.no_fnmatch_line("*someone else's*")
 
 

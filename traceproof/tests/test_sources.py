@@ -27,69 +27,79 @@ from traceproof.sources import parse_headers
 SECRET = "Bearer s3cr3t-t0ken"
 
 
+V1_TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _v1_tag(key: str, value: object) -> dict[str, object]:
+    kind = (
+        "bool"
+        if isinstance(value, bool)
+        else "int64"
+        if isinstance(value, int)
+        else "float64"
+        if isinstance(value, float)
+        else "string"
+    )
+    return {"key": key, "type": kind, "value": value}
+
+
+def _v1_span(span_id: str, name: str, start_us: int, duration_us: int, process: str, **more: object) -> dict[str, object]:
+    return {
+        "traceID": V1_TRACE,
+        "spanID": span_id,
+        "operationName": name,
+        "startTime": start_us,
+        "duration": duration_us,
+        "processID": process,
+        "references": [],
+        "logs": [],
+        **more,
+    }
+
+
 def _v1_answer() -> dict[str, object]:
     """One trace as Jaeger 1.x's /api/traces answers it: a SERVER span failing with an exception under a CLIENT span."""
-    return {
-        "data": [
+    client = _v1_span(
+        "b7ad6b7169203331",
+        "GET",
+        1_700_000_000_000_000,
+        20_000,
+        "p1",
+        tags=[_v1_tag("span.kind", "client"), _v1_tag("otel.scope.name", "httpx"), _v1_tag("http.response.status_code", 500)],
+    )
+    server = _v1_span(
+        "00f067aa0ba902b7",
+        "GET /stock",
+        1_700_000_000_002_000,
+        15_000,
+        "p2",
+        references=[
+            {"refType": "CHILD_OF", "traceID": V1_TRACE, "spanID": "b7ad6b7169203331"},
+            {"refType": "FOLLOWS_FROM", "traceID": "11111111111111111111111111111111", "spanID": "2222222222222222"},
+        ],
+        tags=[
+            _v1_tag("span.kind", "server"),
+            _v1_tag("otel.status_code", "ERROR"),
+            _v1_tag("otel.status_description", "boom"),
+            _v1_tag("error", True),
+            _v1_tag("retry.ratio", 0.5),
+        ],
+        logs=[
             {
-                "traceID": "0af7651916cd43dd8448eb211c80319c",
-                "processes": {
-                    "p1": {"serviceName": "edge", "tags": [{"key": "host.name", "type": "string", "value": "a"}]},
-                    "p2": {"serviceName": "stock", "tags": []},
-                },
-                "spans": [
-                    {
-                        "traceID": "0af7651916cd43dd8448eb211c80319c",
-                        "spanID": "b7ad6b7169203331",
-                        "operationName": "GET",
-                        "references": [],
-                        "startTime": 1_700_000_000_000_000,
-                        "duration": 20_000,
-                        "processID": "p1",
-                        "tags": [
-                            {"key": "span.kind", "type": "string", "value": "client"},
-                            {"key": "otel.scope.name", "type": "string", "value": "httpx"},
-                            {"key": "http.response.status_code", "type": "int64", "value": 500},
-                        ],
-                        "logs": [],
-                    },
-                    {
-                        "traceID": "0af7651916cd43dd8448eb211c80319c",
-                        "spanID": "00f067aa0ba902b7",
-                        "operationName": "GET /stock",
-                        "references": [
-                            {"refType": "CHILD_OF", "traceID": "0af7651916cd43dd8448eb211c80319c", "spanID": "b7ad6b7169203331"},
-                            {
-                                "refType": "FOLLOWS_FROM",
-                                "traceID": "11111111111111111111111111111111",
-                                "spanID": "2222222222222222",
-                            },
-                        ],
-                        "startTime": 1_700_000_000_002_000,
-                        "duration": 15_000,
-                        "processID": "p2",
-                        "tags": [
-                            {"key": "span.kind", "type": "string", "value": "server"},
-                            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
-                            {"key": "otel.status_description", "type": "string", "value": "boom"},
-                            {"key": "error", "type": "bool", "value": True},
-                            {"key": "retry.ratio", "type": "float64", "value": 0.5},
-                        ],
-                        "logs": [
-                            {
-                                "timestamp": 1_700_000_000_010_000,
-                                "fields": [
-                                    {"key": "event", "type": "string", "value": "exception"},
-                                    {"key": "exception.type", "type": "string", "value": "builtins.RuntimeError"},
-                                    {"key": "exception.message", "type": "string", "value": "boom"},
-                                ],
-                            }
-                        ],
-                    },
+                "timestamp": 1_700_000_000_010_000,
+                "fields": [
+                    _v1_tag("event", "exception"),
+                    _v1_tag("exception.type", "builtins.RuntimeError"),
+                    _v1_tag("exception.message", "boom"),
                 ],
             }
-        ]
+        ],
+    )
+    processes = {
+        "p1": {"serviceName": "edge", "tags": [_v1_tag("host.name", "a")]},
+        "p2": {"serviceName": "stock", "tags": []},
     }
+    return {"data": [{"traceID": V1_TRACE, "processes": processes, "spans": [client, server]}]}
 
 
 def v1_jaeger(request: httpx.Request) -> httpx.Response:
@@ -107,10 +117,10 @@ def test_a_jaeger_1_is_found_out_and_read_into_the_same_spans() -> None:
         assert client.api == "v1"
         assert client.services() == ["edge", "stock"]
     client_span, server = spans["GET"], spans["GET /stock"]
-    assert (client_span.kind, client_span.service, client_span.scope) == ("CLIENT", "edge", "httpx")
+    assert (client_span.kind, client_span.service, client_span.scope) == ("client", "edge", "httpx")
     assert client_span.attributes == {"http.response.status_code": 500}
-    assert (server.kind, server.service, server.parent_id) == ("SERVER", "stock", client_span.span_id)
-    assert (server.status, server.status_message) == ("ERROR", "boom")
+    assert (server.kind, server.service, server.parent_id) == ("server", "stock", client_span.span_id)
+    assert (server.status, server.status_message) == ("error", "boom")
     assert server.error == ("RuntimeError", "boom")
     assert server.attributes == {"retry.ratio": 0.5}
     assert server.links == [("11111111111111111111111111111111", "2222222222222222")]

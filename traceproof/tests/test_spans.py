@@ -51,12 +51,12 @@ def test_the_same_spans_read_the_same_from_protobuf_json_and_the_sdk() -> None:
 
     child, parent = from_sdk_spans
     assert (parent.kind, parent.status, parent.status_message, parent.service) == (
-        "SERVER",
-        "ERROR",
+        "server",
+        "error",
         "SimulatedCrash: boom",
         "inventory",
     )
     assert parent.error == ("RuntimeError", "boom")
-    assert (child.kind, child.parent_id, child.attributes) == ("INTERNAL", parent.span_id, {"db.rows": 2, "tags": ["a", "b"]})
+    assert (child.kind, child.parent_id, child.attributes) == ("internal", parent.span_id, {"db.rows": 2, "tags": ["a", "b"]})
     assert child.links == [(parent.trace_id, parent.span_id)] and child.event("log") is not None
     assert len(parent.trace_id) == 32 and len(parent.span_id) == 16 and child.scope == "tests.traceproof"

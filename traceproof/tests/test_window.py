@@ -100,7 +100,7 @@ def test_an_empty_window_reads_as_no_trace() -> None:
 def test_spans_are_read_as_they_were_written() -> None:
     w = Window()
     order = w.order(0)
-    w.span("checkout", "INTERNAL", "linked", 40, 60, links=[order], attributes={"flag": True, "share": 0.5})
+    w.span("checkout", "internal", "linked", 40, 60, links=[order], attributes={"flag": True, "share": 0.5})
     with FakeJaeger(w.spans) as jaeger, JaegerClient(jaeger.url) as search:
         window = WindowReader(search).read(ns(0), ns(1000))
 

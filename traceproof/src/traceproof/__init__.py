@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from traceproof.traces import Traces
     from traceproof.window import Window
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Diagnosis",

@@ -30,6 +30,7 @@ from traceproof.doctor.report import BROKEN, CANNOT_TELL, CLEAN, as_json, print_
 from traceproof.errors import SourceError
 from traceproof.jaeger import jaeger_url
 from traceproof.sources import HEADERS_VARIABLE, open_source, parse_headers
+from traceproof.text import wide_console
 from traceproof.window import MAX_SPANS, PAGE_SIZE
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -134,13 +135,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _console() -> Console:
-    """rich's own width on a terminal (or with COLUMNS); wide enough for the tables when piped."""
-    if sys.stdout.isatty() or "COLUMNS" in os.environ:
-        return Console()
-    return Console(width=160)
-
-
 def main(
     argv: Sequence[str] | None = None,
     now_ns: Callable[[], int] = time.time_ns,
@@ -183,7 +177,7 @@ def doctor(args: argparse.Namespace, now_ns: Callable[[], int], sleep: Callable[
         print(json.dumps({**as_json(exam, link), "verdict": sentence, "exit_status": code}, indent=2))
         err.print(sentence, markup=False, highlight=False)
     else:
-        out = _console()
+        out = wide_console()
         print_report(out, exam, where, link)
         style = {CLEAN: "bold green", BROKEN: "bold red"}.get(code, "bold yellow")
         out.print(Text(sentence, style=style))

@@ -7,8 +7,8 @@ Which one a server speaks is asked once (``api="auto"``). Everything that can
 go wrong on the way is one of a few errors, each with a sentence a person can
 act on: Jaeger is not reachable, refuses, is not Jaeger, the id is malformed,
 the trace is not (yet) there or not whole.
-:meth:`JaegerClient.wait_for` is the one loop that waits for spans on their
-way; `make trace`, the tests, the drills and the bench all wait through it.
+:meth:`JaegerClient.wait_for` waits for spans on their way, through
+:func:`traceproof.wait.poll`, the one loop every wait of traceproof shares.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from traceproof.api import ApiClient
 from traceproof.errors import SourceError, TraceNotFound
 from traceproof.jaeger_v1 import to_otlp_json
 from traceproof.spans import Span, from_otlp_json
+from traceproof.wait import poll, settled
 
 __all__ = [
     "DEFAULT_JAEGER_URL",
@@ -80,20 +81,6 @@ Until = Callable[[list[Span]], bool]
 def has_spans(count: int) -> Until:
     """At least ``count`` spans."""
     return lambda spans: len(spans) >= count
-
-
-def settled(quiet_s: float) -> Until:
-    """Some spans, and no new one for ``quiet_s``: spans reach Jaeger in batches (each service's, then
-    the Collector's), so a trace whose count holds that long is taken as whole."""
-    seen = {"count": -1, "since": 0.0}
-
-    def until(spans: list[Span]) -> bool:
-        now = time.monotonic()
-        if len(spans) != seen["count"]:
-            seen["count"], seen["since"] = len(spans), now
-        return bool(spans) and now - seen["since"] >= quiet_s
-
-    return until
 
 
 def rfc3339(epoch_ns: int) -> str:
@@ -195,21 +182,18 @@ class JaegerClient(ApiClient):
         """
         trace_id = normalize_trace_id(trace_id)
         waits_out = (TraceNotFound, JaegerUnreachable) if through_restarts else (TraceNotFound,)
-        deadline = time.monotonic() + timeout_s
-        spans: list[Span] = []
-        while True:
+
+        def read() -> list[Span]:
             try:
-                spans = self.trace(trace_id)
+                return self.trace(trace_id)
             except waits_out:
-                spans = []
-            if until(spans):
-                return spans
-            if time.monotonic() >= deadline:
-                names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
-                raise TraceIncomplete(
-                    f"trace {trace_id} not complete in Jaeger at {self.url} after {timeout_s:g} s: {names}", spans
-                )
-            time.sleep(interval_s)
+                return []
+
+        spans, done = poll(read, until, timeout_s, interval_s)
+        if not done:
+            names = sorted(f"{s.service}:{s.kind}:{s.name}" for s in spans)
+            raise TraceIncomplete(f"trace {trace_id} not complete in Jaeger at {self.url} after {timeout_s:g} s: {names}", spans)
+        return spans
 
     def services(self) -> list[str]:
         """Every service Jaeger holds spans of."""
@@ -234,15 +218,6 @@ class JaegerClient(ApiClient):
             return {}
         return self._json(response)
 
-    def traces_between(self, service: str, start_s: float, end_s: float) -> list[Span]:
-        """Every span of the traces of ``service`` that started between ``start_s`` and ``end_s`` (epoch seconds).
-
-        Jaeger's search answers whole traces: keep the window small (the bench asks
-        half a second at a time) or the answer runs to many MB.
-        """
-        answer = self.search(service, round(start_s * 1e9), round(end_s * 1e9), 1_000_000)
-        return from_otlp_json(answer) if answer else []
-
     def latest_failing_trace(self, service: str, lookback_s: float = 3600, limit: int = 100) -> str:
         """The id of the most recent trace of ``service`` with a span in error, within ``lookback_s``.
 
@@ -253,7 +228,7 @@ class JaegerClient(ApiClient):
         grpc-gateway"), so ``/api/v3/traces?query.attributes=...`` answers
         every trace in the window, failing or not. The legacy API searches by
         tags, and maps a span's ERROR status to the ``error=true`` tag.
-        tests/e2e/test_trace_cli.py checks both facts against the stack.
+        tests/e2e/test_make_trace.py checks both facts against the stack.
         """
         now_us = int(time.time() * 1e6)
         response = self._get(

@@ -12,7 +12,6 @@ counters as they stand, series by series (:class:`SpanCounts`), which is what
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,16 +44,16 @@ class Sample:
     value: float
 
 
-#: (service, span kind, status), as the tests count spans: ("orders", "SERVER", "ERROR").
-SpanKey = tuple[str, str, str]
+#: (service, span kind, status): what the connector counts spans by, as in ("orders", "server", "error").
+CountKey = tuple[str, str, str]
 
 
-def span_key(labels: dict[str, str]) -> SpanKey:
-    """The connector's labels (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``) in the span model's words."""
+def count_key(labels: dict[str, str]) -> CountKey:
+    """The connector's labels (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``) in the span model's words (``server``, ``error``)."""
     return (
         labels.get("service_name", ""),
-        labels.get("span_kind", "").removeprefix("SPAN_KIND_"),
-        labels.get("status_code", "").removeprefix("STATUS_CODE_"),
+        labels.get("span_kind", "").removeprefix("SPAN_KIND_").lower(),
+        labels.get("status_code", "").removeprefix("STATUS_CODE_").lower(),
     )
 
 
@@ -80,18 +79,18 @@ class SpanCounts:
     while nothing was uncounted.
     """
 
-    series: Mapping[SeriesId, tuple[SpanKey, int]]
+    series: Mapping[SeriesId, tuple[CountKey, int]]
 
-    def totals(self) -> Counter[SpanKey]:
-        totals: Counter[SpanKey] = Counter()
+    def totals(self) -> Counter[CountKey]:
+        totals: Counter[CountKey] = Counter()
         for key, value in self.series.values():
             totals[key] += value
         return totals
 
-    def since(self, before: SpanCounts) -> Counter[SpanKey]:
+    def since(self, before: SpanCounts) -> Counter[CountKey]:
         """How much each (service, kind, status) grew from ``before``: each series from its value then, or
         from zero if it is new; a series that has vanished since counts nothing."""
-        grown: Counter[SpanKey] = Counter()
+        grown: Counter[CountKey] = Counter()
         for sid, (key, value) in self.series.items():
             _, then = before.series.get(sid, (key, 0))
             grown[key] += value - then if value >= then else value  # lower: a reset, counted again from zero
@@ -108,15 +107,18 @@ class PrometheusClient(ApiClient):
     def __init__(self, url: str | None = None, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(url or prometheus_url(), timeout_s, transport)
 
-    def _evaluate(self, promql: str, result_type: str) -> list[dict[str, Any]]:
-        """An instant query's result, which must be of ``result_type`` (vector, matrix)."""
+    def _get(self, path: str, params: dict[str, str]) -> httpx.Response:
         try:
-            response = self._http.get("/api/v1/query", params={"query": promql})
+            return self._http.get(path, params=params)
         except httpx.TransportError as exc:
             raise PrometheusUnreachable(
                 f"Prometheus is not reachable at {self.url} ({type(exc).__name__}). Start the stack with "
                 "`make up`, or point PROMETHEUS_URL at your Prometheus."
             ) from exc
+
+    def evaluate(self, promql: str, result_type: str) -> list[dict[str, Any]]:
+        """An instant query's raw result, which must be of ``result_type`` (``vector``; ``matrix`` for a range selector)."""
+        response = self._get("/api/v1/query", {"query": promql})
         body: dict[str, Any] = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code != 200 or body.get("status") != "success":
             why = body.get("error") or response.text[:200]
@@ -129,64 +131,18 @@ class PrometheusClient(ApiClient):
 
     def query(self, promql: str) -> list[Sample]:
         """An instant query's vector, evaluated now."""
-        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in self._evaluate(promql, "vector")]
-
-    def stored(self, selector: str, window_s: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-        """The samples Prometheus stored over the last ``window_s``: each series' labels and (time, value), oldest first."""
-        result = self._evaluate(f"{selector}[{round(window_s)}s]", "matrix")
-        return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in result]
+        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in self.evaluate(promql, "vector")]
 
     def span_calls(self, services: tuple[str, ...]) -> SpanCounts:
         """The connector's span counts of ``services``, series by series, as they stand."""
         selector = "|".join(services)
         samples = self.query(f'{CALLS}{{service_name=~"{selector}"}}')
-        return SpanCounts({series_id(s.labels): (span_key(s.labels), round(s.value)) for s in samples})
+        return SpanCounts({series_id(s.labels): (count_key(s.labels), round(s.value)) for s in samples})
 
-    def settled_span_calls(
-        self,
-        services: tuple[str, ...],
-        quiet_s: float,
-        within_s: float,
-        at_least: Mapping[SpanKey, int] | None = None,
-        since: SpanCounts | None = None,
-    ) -> SpanCounts:
-        """The span counts once they have not moved for ``quiet_s``: every span sent before is in them.
-
-        With the connector flushing every 5 s and Prometheus scraping every 5 s, a
-        count still for 12 s has usually taken in everything; but a span late on
-        its way (an export retried, a scrape missed) can be later than any quiet.
-        ``at_least`` is what the caller knows is on its way (counts from Jaeger's
-        traces), as growth ``since`` an earlier reading, or as totals without
-        one: the quiet then starts only once every count has reached it, and
-        still catches a count that goes past it. PrometheusError if the counts
-        are still moving, or short of ``at_least``, after ``within_s``.
-        """
-        target = Counter(at_least or {})
-
-        def short(counts: SpanCounts) -> Counter[SpanKey]:
-            return target - (counts.since(since) if since is not None else counts.totals())
-
-        started = time.monotonic()
-        counts = self.span_calls(services)
-        still_since = time.monotonic() if not short(counts) else None
-        while still_since is None or time.monotonic() - still_since < quiet_s:
-            if time.monotonic() - started > within_s:
-                missing = dict(short(counts))
-                why = f"still short of what is on its way by {missing}" if missing else "still moving"
-                raise PrometheusError(
-                    f"span counts {why} after {within_s:g} s: {dict(counts.totals())}; scrapes: {self.scrape_health()}"
-                )
-            time.sleep(1.0)
-            now = self.span_calls(services)
-            if now != counts or still_since is None:
-                counts = now
-                still_since = time.monotonic() if not short(counts) else None
-        return counts
-
-    def scrape_health(self) -> dict[str, str]:
-        """Each scrape job's health and last error, as Prometheus sees them: why counts stopped, if they did."""
-        response = self._http.get("/api/v1/targets", params={"state": "active"})
+    def targets(self) -> list[dict[str, Any]]:
+        """The scrape targets Prometheus is active on, as its ``/api/v1/targets`` lists them (health, lastError, scrapeUrl...)."""
+        response = self._get("/api/v1/targets", {"state": "active"})
         if response.status_code != 200:
-            return {"targets": f"answered {response.status_code}"}
-        targets = response.json()["data"]["activeTargets"]
-        return {t["scrapeUrl"]: t["health"] + (f" ({t['lastError']})" if t.get("lastError") else "") for t in targets}
+            raise PrometheusError(f"Prometheus at {self.url} answered {response.status_code} to /api/v1/targets")
+        targets: list[dict[str, Any]] = response.json()["data"]["activeTargets"]
+        return targets

@@ -22,8 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from traceproof.errors import SourceError, TraceNotFound
 from traceproof.jaeger import Api, JaegerClient
-from traceproof.spans import Span, from_otlp_json, from_sdk
-from traceproof.window import MAX_SPANS, PAGE_SIZE, Window, WindowReader, check_budget, hex_id, only, otlp_spans
+from traceproof.spans import Span, by_trace, from_otlp_json, from_sdk
+from traceproof.window import MAX_SPANS, PAGE_SIZE, Window, WindowReader, check_count, hex_id, only, otlp_spans
 
 #: The environment variable that holds request headers for Jaeger, as OTEL_EXPORTER_OTLP_HEADERS does: ``k=v,k2=v2``.
 HEADERS_VARIABLE = "TRACEPROOF_HEADERS"
@@ -51,17 +51,18 @@ def gather(spans: Iterable[Span], start_ns: int, end_ns: int, services: Sequence
     Every span gathered counts against ``max_spans``, not only the window's:
     they are all held until the last one says which traces the window has.
     """
-    traces: dict[str, list[Span]] = {}
     inside: set[str] = set()
     wanted = set(services) if services is not None else None
-    window = Window(start_ns, end_ns, traces)
-    for held, span in enumerate(spans, 1):
-        traces.setdefault(span.trace_id, []).append(span)
-        if start_ns <= span.start_ns <= end_ns and (wanted is None or span.service in wanted):
-            inside.add(span.trace_id)
-        if held > max_spans:
-            check_budget(window, max_spans)
-    window.traces = {trace_id: traces[trace_id] for trace_id in inside}
+
+    def held() -> Iterator[Span]:
+        for count, span in enumerate(spans, 1):
+            check_count(count, max_spans)
+            if start_ns <= span.start_ns <= end_ns and (wanted is None or span.service in wanted):
+                inside.add(span.trace_id)
+            yield span
+
+    traces = by_trace(held())
+    window = Window(start_ns, end_ns, {trace_id: traces[trace_id] for trace_id in inside})
     window.services = sorted({s.service for spans in window.traces.values() for s in spans})
     return window
 

@@ -34,6 +34,9 @@ class Event:
 
 @dataclass
 class Span:
+    """An exported span; its ``kind`` (server, client, internal, producer, consumer) and ``status`` (unset, ok, error)
+    in lower case, as :class:`traceproof.TraceSpan` and the ``traces`` fixture's selectors have them."""
+
     trace_id: str
     span_id: str
     parent_id: str | None
@@ -64,7 +67,7 @@ class Span:
         raised); ``error.type`` is what the HTTP conventions set on a failed
         call (``ReadTimeout``, ``500``); the status message is the last resort.
         """
-        if self.status != "ERROR":
+        if self.status != "error":
             return None
         exception = self.event("exception")
         if exception is not None:
@@ -73,8 +76,8 @@ class Span:
         return str(self.attributes.get("error.type", "error")), self.status_message
 
 
-def by_trace(spans: list[Span]) -> dict[str, list[Span]]:
-    """Spans grouped by trace id, in order of each trace's first span."""
+def by_trace(spans: Iterable[Span]) -> dict[str, list[Span]]:
+    """Spans grouped by trace id, in order of each trace's first span: the one grouping of traceproof."""
     traces: dict[str, list[Span]] = defaultdict(list)
     for span in sorted(spans, key=lambda s: s.start_ns):
         traces[span.trace_id].append(span)
@@ -98,9 +101,9 @@ def _attributes(kvs: Iterable[KeyValue]) -> dict[str, Any]:
 
 
 def _enum_name(value: int, enum: Any, prefix: str) -> str:
-    """``SPAN_KIND_SERVER`` -> ``SERVER``; an unspecified kind reads as INTERNAL, as the spec says."""
-    name: str = enum.Name(value).removeprefix(prefix)
-    return "INTERNAL" if name == "UNSPECIFIED" else name
+    """``SPAN_KIND_SERVER`` -> ``server``; an unspecified kind reads as internal, as the spec says."""
+    name: str = enum.Name(value).removeprefix(prefix).lower()
+    return "internal" if name == "unspecified" else name
 
 
 def from_otlp(resource_spans: Iterable[ResourceSpans]) -> list[Span]:

@@ -8,91 +8,51 @@ failure output is then the first thing a person needs to see what happened.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, NoReturn
-
-from rich.console import Console, RenderableType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from traceproof.logs import LogLine
 from traceproof.spans import Event, Span
-from traceproof.waterfall import render_logs, render_trace
+from traceproof.text import plural, to_text
+from traceproof.waterfall import render
+
+if TYPE_CHECKING:
+    from traceproof.doctor.findings import Break
 
 KINDS = ("server", "client", "internal", "producer", "consumer")
 STATUSES = ("error", "ok", "unset")
-#: How wide the failure output is drawn: wide enough for a waterfall, narrow enough for a CI log.
-WIDTH = 120
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A break the doctor finds that involves this trace: its kind, where the fix belongs, what it saw and advises."""
-
-    kind: str
-    service: str
-    peer: str | None
-    evidence: str
-    cause: str
-    fix: str
-    #: The other trace of a split request (the piece that broke off, or the request it broke from).
-    other_trace: str | None
-
-    def __str__(self) -> str:
-        peer = f" → {self.peer}" if self.peer else ""
-        other = f" (the other piece: trace {self.other_trace})" if self.other_trace else ""
-        said = f"the doctor finds {self.kind} at {self.service}{peer}{other}: {self.evidence}"
-        return f"{said}\n    cause: {self.cause}\n    fix: {self.fix}"
+def said(found: Break, trace_id: str) -> str:
+    """A break the doctor finds that involves trace ``trace_id``, as a failure says it: where, what it saw, cause and fix."""
+    peer = f" → {found.peer}" if found.peer else ""
+    other_trace = found.split_from if found.trace_id == trace_id else found.trace_id
+    other = f" (the other piece: trace {other_trace})" if other_trace else ""
+    cause, fix = found.advice
+    return f"the doctor finds {found.kind} at {found.service}{peer}{other}: {found.evidence}\n    cause: {cause}\n    fix: {fix}"
 
 
 @dataclass
 class Context:
-    """What a trace can ask of where it came from: its link, the doctor's findings, its log lines."""
+    """What a trace can ask of where it came from: its link, the breaks the doctor finds involving it, its log lines."""
 
     link: Callable[[str], str | None] = lambda trace_id: None
-    findings: Callable[[Trace], list[Finding]] = lambda trace: []
+    breaks: Callable[[Trace], list[Break]] = lambda trace: []
     logs: Callable[[str], tuple[list[LogLine] | None, str]] = lambda trace_id: (None, "")
 
 
 class TraceSpan:
-    """A span of a :class:`Trace`: the exported span with its place in the trace, kind and status in lower case."""
+    """A span of a :class:`Trace`: the exported span (``span``) with its place in the trace."""
 
     def __init__(self, span: Span, trace: Trace) -> None:
         self.span = span
+        self.service, self.name, self.span_id, self.trace_id = span.service, span.name, span.span_id, span.trace_id
+        self.kind, self.status = span.kind, span.status
+        self.attributes: dict[str, Any] = span.attributes
+        self.events: list[Event] = span.events
         self._trace = trace
-
-    @property
-    def service(self) -> str:
-        return self.span.service
-
-    @property
-    def name(self) -> str:
-        return self.span.name
-
-    @property
-    def span_id(self) -> str:
-        return self.span.span_id
-
-    @property
-    def trace_id(self) -> str:
-        return self.span.trace_id
-
-    @property
-    def kind(self) -> str:
-        return self.span.kind.lower()
-
-    @property
-    def status(self) -> str:
-        return self.span.status.lower()
-
-    @property
-    def attributes(self) -> dict[str, Any]:
-        return self.span.attributes
-
-    @property
-    def events(self) -> list[Event]:
-        return self.span.events
 
     @property
     def duration(self) -> timedelta:
@@ -238,32 +198,30 @@ class Trace:
             problems.append(f"{len(roots)} roots, not one: " + ", ".join(map(str, roots)))
             marked += roots
         if waiting:
-            names = "1 span names" if len(waiting) == 1 else f"{len(waiting)} spans name"
+            names = plural(len(waiting), "span names", "spans name")
             problems.append(
                 f"{names} a parent the trace does not hold (lost on the way, or still on it): " + ", ".join(map(str, waiting))
             )
             marked += waiting
-        problems += map(str, self.context.findings(self))
+        problems += [said(b, self.trace_id) for b in self.context.breaks(self)]
         if problems:
             self.fail(f"trace {self.trace_id} is not one connected trace:\n- " + "\n- ".join(problems), marked)
 
     # -- showing it ----------------------------------------------------------------
 
     def show(self, marked: Sequence[TraceSpan] = ()) -> str:
-        """The trace as text: its link, the waterfall with ``marked`` spans marked, and its log lines."""
-        link = self.context.link(self.trace_id)
-        services = ", ".join(sorted({s.service for s in self.spans})) or "no service"
-        parts = [f"trace {self.trace_id}: {len(self.spans)} spans in {services}" + (f"  {link}" if link else "")]
-        if self.spans:
-            parts.append(to_text(render_trace([s.span for s in self.spans], marked={s.span_id for s in marked})))
+        """The trace as text, as :func:`traceproof.waterfall.render` draws it (``make trace``'s drawing too):
+        its link, the waterfall with ``marked`` spans marked, and its log lines."""
         lines, note = self.context.logs(self.trace_id)
-        if lines:
-            parts += [f"log lines of trace {self.trace_id} ({note}):", to_text(render_logs(lines))]
-        elif lines is not None:
-            parts.append(f"no log line carries trace {self.trace_id} ({note})")
-        elif note:
-            parts.append(f"logs: {note}")
-        return "\n".join(parts)
+        drawing = render(
+            self.trace_id,
+            [s.span for s in self.spans],
+            self.context.link(self.trace_id),
+            lines,
+            note,
+            marked={s.span_id for s in marked},
+        )
+        return to_text(drawing)
 
     def fail(self, message: str, marked: Sequence[TraceSpan] = ()) -> NoReturn:
         """Raise an AssertionError with ``message``, then the trace drawn with ``marked`` marked."""
@@ -280,10 +238,3 @@ def _near(wanted: Selectors, span: TraceSpan) -> bool:
     given = {k: v for k, v in vars(wanted).items() if v not in (None, {})}
     misses = sum(1 for k in given if not Selectors(**{k: given[k]}).match(span))
     return len(given) > 1 and misses == 1
-
-
-def to_text(renderable: RenderableType) -> str:
-    """What rich would print, without colour, at :data:`WIDTH` columns."""
-    out = io.StringIO()
-    Console(file=out, width=WIDTH, color_system=None, force_terminal=False, highlight=False).print(renderable)
-    return out.getvalue().rstrip()

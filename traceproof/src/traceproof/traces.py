@@ -11,17 +11,19 @@ batch delay (``OTEL_BSP_SCHEDULE_DELAY``, 5 s) plus a second.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from traceproof.defaults import QUIET_S, TIMEOUT_S
-from traceproof.doctor import Kind, diagnose
+from traceproof.doctor import BreakKind, diagnose
+from traceproof.doctor.findings import Break
 from traceproof.errors import SourceError, TraceNotFound
 from traceproof.jaeger import JaegerUnreachable, normalize_trace_id
 from traceproof.logs import LogLine
 from traceproof.sources import TraceSource
-from traceproof.trace import Context, Finding, Trace
+from traceproof.trace import Context, Trace
+from traceproof.trace import said as said_of
+from traceproof.wait import poll, settled
 
 #: How far around a trace the doctor reads, to learn the services' addresses and find the other half of a split.
 BEFORE_S, AFTER_S = 60.0, 2.0
@@ -49,7 +51,7 @@ def trace_id_of(x: Any) -> str:
     return normalize_trace_id(parts[1])
 
 
-def findings(source: TraceSource, trace: Trace) -> list[Finding]:
+def breaks_of(source: TraceSource, trace: Trace) -> list[Break]:
     """The doctor's breaks that involve ``trace`` (but not its lost parents: Trace shows those itself)."""
     if not trace.spans:
         return []
@@ -57,16 +59,13 @@ def findings(source: TraceSource, trace: Trace) -> list[Finding]:
     end = max(s.span.end_ns for s in trace.spans)
     window = dict(source.window(start - round(BEFORE_S * 1e9), end + round(AFTER_S * 1e9)).traces)
     window[trace.trace_id] = [s.span for s in trace.spans]  # as the test has it, whatever arrived since
-    found = []
-    for broken in diagnose(window).breaks:
-        if broken.kind is Kind.LOST_PARENT:
-            continue
-        cause, fix = broken.advice
-        for o in broken.occurrences:
-            if trace.trace_id in (o.trace_id, o.split_from):
-                other = o.split_from if o.trace_id == trace.trace_id else o.trace_id
-                found.append(Finding(o.kind.value, o.service, o.peer, o.evidence, cause, fix, other))
-    return found
+    return [
+        b
+        for group in diagnose(window).breaks
+        if group.kind is not BreakKind.LOST_PARENT
+        for b in group.breaks
+        if trace.trace_id in (b.trace_id, b.split_from)
+    ]
 
 
 class Traces:
@@ -86,7 +85,7 @@ class Traces:
         self.interval_s = interval_s
         self.context = Context(
             link=source.link,
-            findings=lambda trace: findings(source, trace),
+            breaks=lambda trace: breaks_of(source, trace),
             logs=logs or (lambda trace_id: (None, "")),
         )
 
@@ -110,30 +109,30 @@ class Traces:
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         quiet_s = self.quiet_s if quiet_s is None else quiet_s
         declared = spans is not None or until is not None
-        deadline = time.monotonic() + timeout_s
-        seen, since = -1, time.monotonic()
-        trace, unreachable = Trace(trace_id, [], self.context), None
-        while True:
+        quiet = settled(quiet_s)
+        latest = Trace(trace_id, [], self.context)
+        unreachable: JaegerUnreachable | None = None
+
+        def read() -> Trace:
+            nonlocal latest, unreachable
             try:
-                trace, unreachable = Trace(trace_id, self.source.trace(trace_id), self.context), None
+                latest, unreachable = Trace(trace_id, self.source.trace(trace_id), self.context), None
             except TraceNotFound:
                 pass
             except JaegerUnreachable as exc:  # a restart: waited out
                 unreachable = exc
             except SourceError as exc:  # anything else a source cannot do is said at once, as the test's failure
                 raise AssertionError(f"traceproof: {exc}") from None
-            now = time.monotonic()
-            if len(trace.spans) != seen:
-                seen, since = len(trace.spans), now
-            if trace.spans and (
-                ((spans is None or len(trace.spans) >= spans) and (until is None or until(trace)))
-                if declared
-                else now - since >= quiet_s
-            ):
-                return trace
-            if now >= deadline:
-                break
-            time.sleep(self.interval_s)
+            return latest
+
+        def whole(trace: Trace) -> bool:
+            if not declared:
+                return quiet(trace.spans)
+            return bool(trace.spans) and (spans is None or len(trace.spans) >= spans) and (until is None or until(trace))
+
+        trace, done = poll(read, whole, timeout_s, self.interval_s)
+        if done:
+            return trace
         if not trace.spans:
             why = f": {unreachable}" if unreachable else ""
             raise AssertionError(
@@ -146,7 +145,7 @@ class Traces:
         else:
             expected = f"did not hold still for {quiet_s:g} s"
         said = [f"trace {trace_id} {expected} within {timeout_s:g} s: it has {len(trace.spans)} spans"]
-        said += map(str, self.context.findings(trace))
+        said += [said_of(b, trace_id) for b in self.context.breaks(trace)]
         if trace.waiting:
             said.append("spans still waiting for a parent: " + ", ".join(map(str, trace.waiting)))
         trace.fail("\n- ".join(said), trace.waiting)

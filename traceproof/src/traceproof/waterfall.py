@@ -21,8 +21,9 @@ from rich.tree import Tree
 
 from traceproof.logs import LogLine
 from traceproof.spans import Span
+from traceproof.text import plural
 
-_STATUS_STYLE = {"ERROR": "bold red", "OK": "green", "UNSET": "dim"}
+_STATUS_STYLE = {"error": "bold red", "ok": "green", "unset": "dim"}
 _SERVICE_STYLES = ("cyan", "magenta", "yellow", "blue", "green")
 
 
@@ -68,7 +69,7 @@ def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False, 
     children, depth = _tree(spans)
 
     def name(span: Span) -> Text:
-        text = Text(f"{span.kind.lower()} ", style="dim") + Text(span.name, style="bold")
+        text = Text(f"{span.kind} ", style="dim") + Text(span.name, style="bold")
         if compact:
             text.append(f" {span.service}", style=colours[span.service])
         if span.parent_id is not None and depth[span.span_id] == 0:
@@ -86,9 +87,9 @@ def render_trace(spans: list[Span], bar_width: int = 32, compact: bool = False, 
             begin=span.start_ns - start,
             end=max(span.end_ns, span.start_ns + 1) - start,
             width=bar_width,
-            color="red" if span.status == "ERROR" else colours[span.service],
+            color="red" if span.status == "error" else colours[span.service],
         )
-        return [*where, _ms(span.duration_ns), Text(span.status, style=_STATUS_STYLE.get(span.status, "")), bar]
+        return [*where, _ms(span.duration_ns), Text(span.status.upper(), style=_STATUS_STYLE.get(span.status, "")), bar]
 
     headers = ([] if compact else ["service", "start"]) + ["duration", "status", f"0 … {_ms(total)}"]
     rows = {s.span_id: cells(s) for s in spans}
@@ -139,28 +140,42 @@ def render_logs(lines: list[LogLine]) -> RenderableType:
     return table
 
 
-def summary(trace_id: str, spans: list[Span], link: str) -> Text:
-    start = min(s.start_ns for s in spans)
-    total = max(s.end_ns for s in spans) - start
-    errors = sum(1 for s in spans if s.status == "ERROR")
-    services = ", ".join(sorted({s.service for s in spans}))
-    text = Text.assemble(
-        ("trace ", "bold"),
-        (trace_id, "bold cyan"),
-        f"  {len(spans)} spans in {services}, {_ms(total)}, ",
-        (f"{errors} in error" if errors else "no errors", "bold red" if errors else "green"),
-    )
-    text.append(f"\n{link}", style="underline")
+def summary(trace_id: str, spans: list[Span], link: str | None) -> Text:
+    """The trace's headline: its id, how many spans of which services, how long, how many in error; its link below."""
+    text = Text.assemble(("trace ", "bold"), (trace_id, "bold cyan"))
+    if not spans:
+        text.append("  no span")
+    else:
+        start = min(s.start_ns for s in spans)
+        total = max(s.end_ns for s in spans) - start
+        errors = sum(1 for s in spans if s.status == "error")
+        services = ", ".join(sorted({s.service for s in spans}))
+        text.append(f"  {plural(len(spans), 'span')} in {services}, {_ms(total)}, ")
+        text.append(f"{errors} in error" if errors else "no errors", style="bold red" if errors else "green")
+    if link:
+        text.append(f"\n{link}", style="underline")
     return text
 
 
-def render(trace_id: str, spans: list[Span], link: str, lines: list[LogLine] | None, logs_note: str | None = None) -> Group:
-    parts: list[RenderableType] = [summary(trace_id, spans, link), Text(), render_trace(spans), Text()]
+def render(
+    trace_id: str,
+    spans: list[Span],
+    link: str | None = None,
+    lines: list[LogLine] | None = None,
+    logs_note: str | None = None,
+    marked: Collection[str] = (),
+) -> Group:
+    """The one drawing of a trace (`make trace`, a failed assertion): its headline and link, the waterfall
+    with the spans whose ids are in ``marked`` marked, and its log lines (``None``: no log source, ``logs_note`` says why)."""
+    parts: list[RenderableType] = [summary(trace_id, spans, link)]
+    if spans:
+        parts += [Text(), render_trace(spans, marked=marked)]
+    note = f" ({logs_note})" if logs_note else ""
     if lines is None:
-        parts.append(Text(f"logs: {logs_note}", style="yellow"))
+        if logs_note:
+            parts += [Text(), Text(f"logs: {logs_note}", style="yellow")]
     elif not lines:
-        parts.append(Text(f"no log line carries trace {trace_id}{f' ({logs_note})' if logs_note else ''}", style="yellow"))
+        parts += [Text(), Text(f"no log line carries trace {trace_id}{note}", style="yellow")]
     else:
-        parts.append(Text(f"log lines of trace {trace_id}, in time order{f' ({logs_note})' if logs_note else ''}", style="bold"))
-        parts.append(render_logs(lines))
+        parts += [Text(), Text(f"log lines of trace {trace_id}, in time order{note}", style="bold"), render_logs(lines)]
     return Group(*parts)

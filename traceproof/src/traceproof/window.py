@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from traceproof.errors import WindowTooLarge
-from traceproof.spans import Span, from_otlp_json
+from traceproof.spans import Span, by_trace, from_otlp_json
 
 #: Traces asked for per call: an answer of this many runs to a few MB of JSON.
 PAGE_SIZE = 500
@@ -57,7 +57,12 @@ class Window:
 
 def check_budget(window: Window, max_spans: int) -> None:
     """WindowTooLarge once the window holds more than ``max_spans`` spans: said, rather than the process killed."""
-    if window.span_count > max_spans:
+    check_count(window.span_count, max_spans)
+
+
+def check_count(held: int, max_spans: int) -> None:
+    """WindowTooLarge once ``held`` spans are more than ``max_spans``."""
+    if held > max_spans:
         raise WindowTooLarge(
             f"the window holds more than {max_spans:,} spans, the memory budget (about 3 KB a span): narrow it "
             "(--since/--until, or --service for your own services), or raise --max-spans if the memory is there"
@@ -156,7 +161,4 @@ class WindowReader:
         wanted = {trace_id for trace_id, (count, _) in found.items() if count > len(window.traces.get(trace_id, ()))}
         if not wanted:
             return
-        fresh: dict[str, list[Span]] = {}
-        for span in from_otlp_json(only(payload, wanted)):
-            fresh.setdefault(span.trace_id, []).append(span)
-        window.traces.update(fresh)
+        window.traces.update(by_trace(from_otlp_json(only(payload, wanted))))

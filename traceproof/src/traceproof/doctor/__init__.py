@@ -9,6 +9,6 @@ judgement alone, on any spans.
 """
 
 from traceproof.doctor.diagnosis import Diagnosis, diagnose
-from traceproof.doctor.findings import Kind
+from traceproof.doctor.findings import BreakKind
 
-__all__ = ["Diagnosis", "Kind", "diagnose"]
+__all__ = ["Diagnosis", "BreakKind", "diagnose"]

@@ -31,7 +31,7 @@ class AddressBook:
         """The book of ``(CLIENT span, its SERVER child in another service)`` pairs."""
         book = cls()
         for client, server in calls:
-            if client.kind != "CLIENT" or server.kind != "SERVER":
+            if client.kind != "client" or server.kind != "server":
                 continue
             if (address := caller_address(server)) is not None:
                 book.callers.setdefault(address, Counter())[client.service] += 1

@@ -50,7 +50,7 @@ def request(span: Span) -> Request | None:
     method = _method(span.attributes)
     if method is None:
         return None
-    if span.kind == "CLIENT":
+    if span.kind == "client":
         url = _text(span.attributes, "url.full", "http.url")
         path = urlsplit(url).path if url else _text(span.attributes, "url.path", "http.target")
     else:

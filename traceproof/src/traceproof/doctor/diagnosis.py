@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from traceproof.doctor.addresses import AddressBook
-from traceproof.doctor.advice import cause_and_fix
-from traceproof.doctor.findings import Doubt, EntryPoint, Kind, Occurrence, Side
+from traceproof.doctor.findings import Break, BreakKind, Doubt, EntryPoint, Side
 from traceproof.doctor.index import TraceIndex
 from traceproof.doctor.rules import Facts, lost_parents, not_propagated, roots_of_requests, roots_of_work
 from traceproof.spans import Span
@@ -28,53 +27,59 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class Break:
-    """Breaks of one kind at one place (service, peer, which end), with every occurrence."""
+class BreakGroup:
+    """The breaks of one kind at one place (service, peer, which end): every one of them, and their advice."""
 
-    kind: Kind
+    kind: BreakKind
     service: str
     peer: str | None
     edge: Edge | None
     side: Side
     message: bool
-    occurrences: tuple[Occurrence, ...]
+    breaks: tuple[Break, ...]
 
     @property
     def count(self) -> int:
-        return len(self.occurrences)
+        return len(self.breaks)
 
     @property
     def trace_ids(self) -> list[str]:
         """The pieces that broke off (or the traces missing a parent), once each, in the order found."""
-        return list(dict.fromkeys(o.trace_id for o in self.occurrences))
+        return list(dict.fromkeys(o.trace_id for o in self.breaks))
 
     @property
     def evidence(self) -> str:
-        return self.occurrences[0].evidence
+        return self.breaks[0].evidence
 
     @property
     def advice(self) -> tuple[str, str]:
-        """(likely cause, fix), one sentence each."""
-        caller, callee = self.edge or (self.service, None)
-        return cause_and_fix(self.kind, self.side, self.message, caller, callee)
+        """(likely cause, fix), one sentence each: the same for every break of the group."""
+        return self.breaks[0].advice
 
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """The doctor's judgement of a window of traces."""
+
+    #: Traces judged, and how many of them a break involves.
     traces_checked: int
     traces_broken: int
+    #: Every break, grouped by kind and place, the largest group first.
+    breaks: list[BreakGroup]
+    #: Per service and per edge (caller, callee): traces checked and broken.
     services: dict[str, Tally]
     edges: dict[Edge, Tally]
-    breaks: list[Break]
+    #: Root spans where a trace rightly begins, and those that may be breaks the evidence cannot settle.
     entry_points: list[EntryPoint]
     doubts: list[Doubt]
+    #: Which address is whose, learnt from the calls that connected.
     addresses: AddressBook
 
     @property
     def traces_connected(self) -> int:
         return self.traces_checked - self.traces_broken
 
-    def traces_of(self, kind: Kind) -> set[str]:
+    def traces_of(self, kind: BreakKind) -> set[str]:
         return {trace_id for b in self.breaks if b.kind is kind for trace_id in b.trace_ids}
 
 
@@ -91,9 +96,9 @@ def diagnose(traces: Mapping[str, Sequence[Span]], skew_ns: int = 0) -> Diagnosi
     return Diagnosis(
         traces_checked=len(index.traces),
         traces_broken=len(involved),
+        breaks=_grouped(occurrences),
         services=_by_service(index, involved),
         edges=_by_edge(index, occurrences),
-        breaks=_grouped(occurrences),
         entry_points=continued + request_entries + work_entries,
         doubts=doubts,
         addresses=facts.book,
@@ -110,7 +115,7 @@ def _by_service(index: TraceIndex, involved: set[str]) -> dict[str, Tally]:
     return {service: Tally(checked[service], broken[service]) for service in sorted(checked)}
 
 
-def _by_edge(index: TraceIndex, occurrences: list[Occurrence]) -> dict[Edge, Tally]:
+def _by_edge(index: TraceIndex, occurrences: list[Break]) -> dict[Edge, Tally]:
     """Per (caller, callee): requests whose calls all held, and requests where one broke."""
     connected: dict[Edge, set[str]] = {}
     for call, callee in index.remote_calls():
@@ -124,9 +129,9 @@ def _by_edge(index: TraceIndex, occurrences: list[Occurrence]) -> dict[Edge, Tal
     return {edge: Tally(len(connected.get(edge, ())) + len(broken.get(edge, ())), len(broken.get(edge, ()))) for edge in edges}
 
 
-def _grouped(occurrences: list[Occurrence]) -> list[Break]:
-    groups: dict[tuple[Kind, str, str | None, Edge | None, Side, bool], list[Occurrence]] = {}
-    for o in occurrences:
-        groups.setdefault((o.kind, o.service, o.peer, o.edge, o.side, o.message), []).append(o)
-    breaks = [Break(*place, occurrences=tuple(found)) for place, found in groups.items()]
-    return sorted(breaks, key=lambda b: (-b.count, b.kind, b.service, b.peer or ""))
+def _grouped(breaks: list[Break]) -> list[BreakGroup]:
+    groups: dict[tuple[BreakKind, str, str | None, Edge | None, Side, bool], list[Break]] = {}
+    for b in breaks:
+        groups.setdefault((b.kind, b.service, b.peer, b.edge, b.side, b.message), []).append(b)
+    grouped = [BreakGroup(*place, breaks=tuple(found)) for place, found in groups.items()]
+    return sorted(grouped, key=lambda g: (-g.count, g.kind, g.service, g.peer or ""))

@@ -15,7 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from traceproof.doctor.diagnosis import Diagnosis, diagnose
-from traceproof.doctor.findings import Kind
+from traceproof.doctor.findings import BreakKind
 from traceproof.doctor.pipeline import PipelineCounters, PipelineHealth
 from traceproof.errors import TraceNotFound
 from traceproof.sources import TraceSource
@@ -48,7 +48,7 @@ def examine(
     """Read and judge ``[start_ns, end_ns]`` (the traces that touch ``services``, when given)."""
     window = source.window(start_ns, end_ns, services)
     diagnosis = diagnose(window.traces)
-    missing = diagnosis.traces_of(Kind.LOST_PARENT)
+    missing = diagnosis.traces_of(BreakKind.LOST_PARENT)
     waited_s, arrived = 0.0, []
     if missing and wait_s > 0:
         sleep(wait_s)
@@ -57,6 +57,6 @@ def examine(
             with suppress(TraceNotFound):  # gone from storage since: judged on what was read
                 window.traces[trace_id] = source.trace(trace_id)
         diagnosis = diagnose(window.traces)
-        arrived = sorted(missing - diagnosis.traces_of(Kind.LOST_PARENT))
+        arrived = sorted(missing - diagnosis.traces_of(BreakKind.LOST_PARENT))
     pipeline = counters.health((end_ns - start_ns) / 1e9 + waited_s) if counters is not None else None
     return Examination(window, diagnosis, waited_s, arrived, pipeline, services)

@@ -1,4 +1,4 @@
-"""What the doctor can say about a span: a break of one of four kinds, an entry point, or a doubt."""
+"""What the doctor can say about a span: a break (of one of four :class:`BreakKind`), an entry point, or a doubt."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class Kind(StrEnum):
+class BreakKind(StrEnum):
     """The four ways a trace breaks, by the words the report and its JSON use."""
 
     #: A span's parent never reached Jaeger: the pipeline lost it, the code did not.
@@ -36,10 +36,10 @@ class Side(StrEnum):
 
 
 @dataclass(frozen=True)
-class Occurrence:
+class Break:
     """One break: the span that shows it, the piece of trace it is in, and the trace it broke from."""
 
-    kind: Kind
+    kind: BreakKind
     #: The service where the fix belongs.
     service: str
     #: The other service of the call, where there is one.
@@ -62,22 +62,37 @@ class Occurrence:
         """The trace of the request this break belongs to: the one that was split, or the one it happened in."""
         return self.split_from or self.trace_id
 
+    @property
+    def advice(self) -> tuple[str, str]:
+        """(likely cause, fix), one sentence each, in the words of the services involved."""
+        from traceproof.doctor.advice import cause_and_fix  # advice's sentences are looked up by this module's kinds
+
+        caller, callee = self.edge or (self.service, None)
+        return cause_and_fix(self.kind, self.side, self.message, caller, callee)
+
 
 @dataclass(frozen=True)
-class EntryPoint:
-    """A root span that is where a trace rightly begins, and why the doctor takes it so."""
+class RootSpan:
+    """A root span the doctor does not take as a break: its service, why, and its trace."""
 
     service: str
     why: str
     trace_id: str
+
+    @property
+    def reason(self) -> tuple[str, str]:
+        """(service, why): what the report groups such roots by."""
+        return self.service, self.why
+
+
+@dataclass(frozen=True)
+class EntryPoint(RootSpan):
+    """A root span that is where a trace rightly begins, and why the doctor takes it so."""
+
     #: The caller's address, where the reason is that nobody is known by it: outside callers are many.
     address: str | None = None
 
 
 @dataclass(frozen=True)
-class Doubt:
+class Doubt(RootSpan):
     """A root span that may be a break, where the evidence cannot say; ``why`` names what is missing."""
-
-    service: str
-    why: str
-    trace_id: str

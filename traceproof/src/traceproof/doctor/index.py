@@ -15,9 +15,9 @@ from itertools import accumulate
 from traceproof.spans import Span
 
 #: Span kinds that begin a service's work for someone else: a request served, a message consumed.
-ENTRY_KINDS = frozenset({"SERVER", "CONSUMER"})
+ENTRY_KINDS = frozenset({"server", "consumer"})
 #: Span kinds that hand work to someone else: a request made, a message published.
-CALL_KINDS = frozenset({"CLIENT", "PRODUCER"})
+CALL_KINDS = frozenset({"client", "producer"})
 
 SpanKey = tuple[str, str]
 

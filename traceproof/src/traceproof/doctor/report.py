@@ -10,10 +10,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from traceproof.doctor.diagnosis import Break, Diagnosis, Tally
+from traceproof.doctor.diagnosis import BreakGroup, Diagnosis, Tally
 from traceproof.doctor.examine import Examination
-from traceproof.doctor.findings import Kind
+from traceproof.doctor.findings import BreakKind
 from traceproof.jaeger import rfc3339
+from traceproof.text import plural
 
 #: Example traces shown per break (each with its other half).
 EXAMPLES = 3
@@ -26,16 +27,12 @@ Link = Callable[[str], str]
 CLEAN, BROKEN, CANNOT_TELL = 0, 1, 2
 
 
-def _count(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
-
-
 def verdict(exam: Examination, source: str, window: str) -> tuple[int, str]:
     """The exit status and the sentence that goes with it; ``window`` as a person reads it (``the last 15m``)."""
     d = exam.diagnosis
     if d.traces_checked == 0:
         lost = exam.pipeline.lost if exam.pipeline else 0
-        pipeline = f" The Collector's counters show {_count(lost, 'span')} lost in that time." if lost else ""
+        pipeline = f" The Collector's counters show {plural(lost, 'span')} lost in that time." if lost else ""
         return CANNOT_TELL, (
             f"{source[:1].upper()}{source[1:]} holds no trace that started in {window}{_of(exam)}: nothing to judge.{pipeline} "
             "Send some requests through your services, or widen the window with --since."
@@ -43,10 +40,10 @@ def verdict(exam: Examination, source: str, window: str) -> tuple[int, str]:
     if d.breaks:
         kinds = sorted({b.kind.value for b in d.breaks})
         return BROKEN, (
-            f"Broken context in {_count(d.traces_broken, 'trace')} of {d.traces_checked:,}: "
-            f"{_count(sum(b.count for b in d.breaks), 'break')} ({', '.join(kinds)}), each named above with its fix."
+            f"Broken context in {plural(d.traces_broken, 'trace')} of {d.traces_checked:,}: "
+            f"{plural(sum(b.count for b in d.breaks), 'break')} ({', '.join(kinds)}), each named above with its fix."
         )
-    doubts = f" {_count(len(d.doubts), 'root')} above could not be told apart: have a look." if d.doubts else ""
+    doubts = f" {plural(len(d.doubts), 'root')} above could not be told apart: have a look." if d.doubts else ""
     return CLEAN, f"No broken context in {d.traces_checked:,} traces.{doubts}"
 
 
@@ -60,7 +57,7 @@ def _entry_points(d: Diagnosis) -> dict[tuple[str, str], Counter[str]]:
     """Entry points by (service, why), each with the caller addresses it came from ("" where it names none); most first."""
     found: dict[tuple[str, str], Counter[str]] = {}
     for e in d.entry_points:
-        found.setdefault((e.service, e.why), Counter())[e.address or ""] += 1
+        found.setdefault(e.reason, Counter())[e.address or ""] += 1
     return dict(sorted(found.items(), key=lambda item: -sum(item[1].values())))
 
 
@@ -71,7 +68,7 @@ def _tally(tally: Tally) -> dict[str, int]:
     return {"traces_checked": tally.checked, "connected": tally.connected, "broken": tally.broken}
 
 
-def _break_json(b: Break, link: Link) -> dict[str, Any]:
+def _break_json(b: BreakGroup, link: Link) -> dict[str, Any]:
     cause, fix = b.advice
     return {
         "kind": b.kind.value,
@@ -81,8 +78,8 @@ def _break_json(b: Break, link: Link) -> dict[str, Any]:
         "side": b.side.value or None,
         "count": b.count,
         "trace_ids": b.trace_ids,
-        "occurrences": [{"trace_id": o.trace_id, "span_id": o.span_id, "split_from": o.split_from} for o in b.occurrences],
-        "examples": [[link(t) for t in (o.split_from, o.trace_id) if t] for o in b.occurrences[:EXAMPLES]],
+        "occurrences": [{"trace_id": o.trace_id, "span_id": o.span_id, "split_from": o.split_from} for o in b.breaks],
+        "examples": [[link(t) for t in (o.split_from, o.trace_id) if t] for o in b.breaks[:EXAMPLES]],
         "evidence": b.evidence,
         "cause": cause,
         "fix": fix,
@@ -91,10 +88,10 @@ def _break_json(b: Break, link: Link) -> dict[str, Any]:
 
 def as_json(exam: Examination, link: Link) -> dict[str, Any]:
     d, window = exam.diagnosis, exam.window
-    missing = d.traces_of(Kind.LOST_PARENT)
+    missing = d.traces_of(BreakKind.LOST_PARENT)
     doubts: dict[tuple[str, str], list[str]] = {}
     for doubt in d.doubts:
-        doubts.setdefault((doubt.service, doubt.why), []).append(doubt.trace_id)
+        doubts.setdefault(doubt.reason, []).append(doubt.trace_id)
     return {
         "window": {
             "start": rfc3339(window.start_ns),
@@ -151,13 +148,13 @@ def _tallies(first: str, rows: list[tuple[str, Tally]]) -> Table:
     return table
 
 
-def _break(b: Break, link: Link) -> RenderableType:
+def _break(b: BreakGroup, link: Link) -> RenderableType:
     cause, fix = b.advice
     where = f"{b.edge[0]} → {b.edge[1]}" if b.edge else b.service
     head = Text.assemble(
         ("✗ ", "red"),
         (b.kind.value, "bold red"),
-        f" · {where} · {_count(b.count, 'time')} · fix in ",
+        f" · {where} · {plural(b.count, 'time')} · fix in ",
         (b.service, "bold"),
     )
     body = Table.grid(padding=(0, 1))
@@ -165,7 +162,7 @@ def _break(b: Break, link: Link) -> RenderableType:
     body.add_column()
     for label, sentence in (("  saw", b.evidence), ("  cause", cause), ("  fix", fix)):
         body.add_row(label, sentence)
-    for o in b.occurrences[:EXAMPLES]:
+    for o in b.breaks[:EXAMPLES]:
         halves = [(o.split_from, "the request"), (o.trace_id, "the piece that broke off")] if o.split_from else [(o.trace_id, "")]
         for i, (trace_id, role) in enumerate(halves):
             body.add_row("  e.g." if i == 0 else "", Text.assemble(link(trace_id or ""), (f"  {role}", "dim")))
@@ -173,16 +170,16 @@ def _break(b: Break, link: Link) -> RenderableType:
 
 
 def _lost_parents(exam: Examination) -> RenderableType | None:
-    missing = len(exam.diagnosis.traces_of(Kind.LOST_PARENT))
+    missing = len(exam.diagnosis.traces_of(BreakKind.LOST_PARENT))
     if not missing and not exam.arrived_late:
         return None
     if exam.waited_s:
         text = (
-            f"Waited {exam.waited_s:g} s for missing parents: {_count(len(exam.arrived_late), 'trace')} got them (they were on "
-            f"their way), {_count(missing, 'trace')} still lack them (dropped)."
+            f"Waited {exam.waited_s:g} s for missing parents: {plural(len(exam.arrived_late), 'trace')} got them (they were on "
+            f"their way), {plural(missing, 'trace')} still lack them (dropped)."
         )
     else:
-        text = f"{_count(missing, 'trace')} lack a parent; the doctor did not wait to see if they were still on their way."
+        text = f"{plural(missing, 'trace')} lack a parent; the doctor did not wait to see if they were still on their way."
     return Text(text)
 
 
@@ -235,7 +232,7 @@ def render(exam: Examination, source: str, link: Link) -> RenderableType:
     d, window = exam.diagnosis, exam.window
     head = Text(
         f"{source[:1].upper()}{source[1:]}{_of(exam)}, {rfc3339(window.start_ns)[:19]} to {rfc3339(window.end_ns)[:19]} UTC: "
-        f"{_count(d.traces_checked, 'trace')}, {_count(window.span_count, 'span')}, {_count(len(window.services), 'service')}",
+        f"{plural(d.traces_checked, 'trace')}, {plural(window.span_count, 'span')}, {plural(len(window.services), 'service')}",
         style="bold",
     )
     sections: list[RenderableType | None] = [head]

@@ -54,9 +54,10 @@ from dataclasses import dataclass
 
 from traceproof.doctor.addresses import AddressBook
 from traceproof.doctor.calls import Request, caller_address, destination, endpoint, request, route, user_agent
-from traceproof.doctor.findings import Doubt, EntryPoint, Kind, Occurrence, Side
+from traceproof.doctor.findings import Break, BreakKind, Doubt, EntryPoint, Side
 from traceproof.doctor.index import CALL_KINDS, ENTRY_KINDS, SpanKey, TraceIndex, key
 from traceproof.spans import Span
+from traceproof.text import plural
 
 #: Why a root from an address no connected call shows is an entry point (the address itself is kept apart).
 OUTSIDE = "from an address no connected call names"
@@ -129,14 +130,10 @@ def _names(services: Sequence[str] | set[str]) -> str:
     return " or ".join(sorted(services))
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 # -- lost_parent ----------------------------------------------------------------
 
 
-def lost_parents(facts: Facts) -> tuple[list[Occurrence], list[EntryPoint]]:
+def lost_parents(facts: Facts) -> tuple[list[Break], list[EntryPoint]]:
     """One per trace and service whose spans name a parent the trace does not hold; and the requests that came with one.
 
     A SERVER span whose parent is missing, from an address no connected call
@@ -156,15 +153,15 @@ def lost_parents(facts: Facts) -> tuple[list[Occurrence], list[EntryPoint]]:
         first = min(spans, key=lambda s: s.start_ns)
         parents = {s.parent_id for s in spans}
         evidence = (
-            f"{_plural(len(spans), 'span')} of {service} name {_plural(len(parents), 'parent')} that their trace does not hold"
+            f"{plural(len(spans), 'span')} of {service} name {plural(len(parents), 'parent')} that their trace does not hold"
         )
-        found.append(Occurrence(Kind.LOST_PARENT, service, None, None, trace_id, first.span_id, None, evidence))
+        found.append(Break(BreakKind.LOST_PARENT, service, None, None, trace_id, first.span_id, None, evidence))
     return sorted(found, key=lambda o: o.trace_id), entries
 
 
 def _continued_from_outside(facts: Facts, span: Span) -> str | None:
     """Why a span without its parent rightly begins its service's part of a trace, or None when it does not."""
-    if span.kind != "SERVER" or not facts.book.callers:
+    if span.kind != "server" or not facts.book.callers:
         return None  # only a request says where it came from; with no connected call, nothing is known
     address = caller_address(span)
     if address is None or facts.book.services_at(address):
@@ -175,7 +172,7 @@ def _continued_from_outside(facts: Facts, span: Span) -> str | None:
 # -- not_propagated ---------------------------------------------------------------
 
 
-def not_propagated(facts: Facts) -> tuple[list[Occurrence], set[SpanKey]]:
+def not_propagated(facts: Facts) -> tuple[list[Break], set[SpanKey]]:
     """Calls with no child, each joined to the root that continued it in a trace of its own; and those roots."""
     index = facts.index
     servers: dict[Request, _ByStart] = {}
@@ -183,9 +180,9 @@ def not_propagated(facts: Facts) -> tuple[list[Occurrence], set[SpanKey]]:
     for root in index.roots:
         if root.links:
             continue
-        if root.kind == "SERVER" and (asked := request(root)) is not None:
+        if root.kind == "server" and (asked := request(root)) is not None:
             servers.setdefault(asked, _ByStart()).add(root)
-        elif root.kind == "CONSUMER" and (queue := destination(root)) is not None:
+        elif root.kind == "consumer" and (queue := destination(root)) is not None:
             consumers.setdefault(queue, _ByStart()).add(root)
     calls = sorted(
         (s for s in index.spans() if s.kind in CALL_KINDS and not index.children(s) and not index.linked_to(s)),
@@ -196,7 +193,7 @@ def not_propagated(facts: Facts) -> tuple[list[Occurrence], set[SpanKey]]:
     for call in calls:
         match = (
             _request_match(facts, call, servers, taken)
-            if call.kind == "CLIENT"
+            if call.kind == "client"
             else _message_match(facts, call, consumers, taken)
         )
         if match is None:
@@ -206,8 +203,8 @@ def not_propagated(facts: Facts) -> tuple[list[Occurrence], set[SpanKey]]:
         side = facts.side(call.service, root.service)
         service, peer = (root.service, call.service) if side is Side.CALLEE else (call.service, root.service)
         found.append(
-            Occurrence(
-                Kind.NOT_PROPAGATED,
+            Break(
+                BreakKind.NOT_PROPAGATED,
                 service,
                 peer,
                 (call.service, root.service),
@@ -216,7 +213,7 @@ def not_propagated(facts: Facts) -> tuple[list[Occurrence], set[SpanKey]]:
                 call.trace_id,
                 evidence,
                 side,
-                message=call.kind == "PRODUCER",
+                message=call.kind == "producer",
             )
         )
     return found, taken
@@ -277,10 +274,10 @@ def _message_match(facts: Facts, call: Span, consumers: dict[str, _ByStart], tak
 # -- no_client_span, and the roots of requests ---------------------------------------
 
 
-def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrence], list[EntryPoint], list[Doubt]]:
+def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Break], list[EntryPoint], list[Doubt]]:
     """Root SERVER and CONSUMER spans no call matched: a call made outside the instrumentation, an entry point, or a doubt."""
     index, book = facts.index, facts.book
-    found: list[Occurrence] = []
+    found: list[Break] = []
     entries: list[EntryPoint] = []
     doubts: list[Doubt] = []
     #: (service, route, address) called while the callers there served nothing: the user agents that did.
@@ -292,7 +289,7 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
         if root.links:
             entries.append(EntryPoint(root.service, "begun on purpose, with a link to where it came from", root.trace_id))
             continue
-        if root.kind == "CONSUMER":
+        if root.kind == "consumer":
             entries.append(
                 EntryPoint(
                     root.service, "a message with no context, and no PRODUCER span without a child to match", root.trace_id
@@ -349,12 +346,12 @@ def roots_of_requests(facts: Facts, taken: set[SpanKey]) -> tuple[list[Occurrenc
             continue
         evidence = (
             f"{root.service}'s root SERVER span {request(root)} came from {address}, where {caller} calls from "
-            f"({_plural(book.calls_from(address, caller), 'connected call')}), while {caller} was serving a request "
+            f"({plural(book.calls_from(address, caller), 'connected call')}), while {caller} was serving a request "
             f"with no CLIENT span for it{told_apart}"
         )
         found.append(
-            Occurrence(
-                Kind.NO_CLIENT_SPAN,
+            Break(
+                BreakKind.NO_CLIENT_SPAN,
                 caller,
                 root.service,
                 (caller, root.service),
@@ -420,7 +417,7 @@ def _beyond_chance(
     for root in facts.index.roots:
         place = (root.service, route(root), caller_address(root) or "")
         agents = called_from_outside.get(place)
-        if root.kind == "SERVER" and agents is not None and (user_agent(root) is None or user_agent(root) in agents):
+        if root.kind == "server" and agents is not None and (user_agent(root) is None or user_agent(root) in agents):
             outside[place] = outside.get(place, 0) + 1
     found: dict[tuple[str, str | None, str, str], str] = {}
     if not inside:
@@ -452,7 +449,7 @@ def _has_client_span_for(facts: Facts, root: Span, caller: str, requests: list[S
         called = endpoint(span)
         answering = facts.book.answering(called) if called is not None else set()
         return (
-            span.kind == "CLIENT"
+            span.kind == "client"
             and span.service == caller
             and request(span) == asked
             and span.start_ns <= root.start_ns + skew
@@ -466,10 +463,10 @@ def _has_client_span_for(facts: Facts, root: Span, caller: str, requests: list[S
 # -- context_lost, and the roots of other work ------------------------------------------
 
 
-def roots_of_work(facts: Facts) -> tuple[list[Occurrence], list[EntryPoint]]:
+def roots_of_work(facts: Facts) -> tuple[list[Break], list[EntryPoint]]:
     """Root spans that are neither SERVER nor CONSUMER: work that lost its request's context, or a job of its own."""
     index = facts.index
-    found: list[Occurrence] = []
+    found: list[Break] = []
     entries: list[EntryPoint] = []
     idle_names: set[tuple[str, str, str]] = set()
     suspects: list[tuple[Span, list[Span]]] = []
@@ -501,8 +498,8 @@ def roots_of_work(facts: Facts) -> tuple[list[Occurrence], list[EntryPoint]]:
             f"a request in another trace{in_progress}, and never begins a trace while it serves none"
         )
         found.append(
-            Occurrence(
-                Kind.CONTEXT_LOST,
+            Break(
+                BreakKind.CONTEXT_LOST,
                 root.service,
                 callee,
                 (root.service, callee) if callee else None,

@@ -12,7 +12,6 @@ from tests.e2e.conftest import CHECKOUT_URL, ComposeService
 from tests.explore.test_trace_view import assert_crash_story
 from tests.support.cli import COLUMNS
 from tests.support.processes import ROOT
-from tests.support.traces import select
 from traceproof.jaeger import JaegerClient
 
 
@@ -61,10 +60,10 @@ def test_make_trace_last_error_finds_the_latest_failing_trace(jaeger: JaegerClie
 
 
 def test_v3_search_ignores_attribute_filters_so_last_error_uses_the_legacy_api(jaeger: JaegerClient) -> None:
-    """Pins the reason given in explore.jaeger_api.JaegerClient.latest_failing_trace."""
+    """Pins the reason given in traceproof.jaeger.JaegerClient.latest_failing_trace."""
     failing = crash(jaeger)
     good = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "item-123"}, timeout=10).json()["trace_id"]
-    jaeger.wait_for(good, lambda s: len(select(s, kind="SERVER")) == 3)
+    jaeger.wait_for(good, lambda s: len([x for x in s if x.kind == "server"]) == 3)
 
     now = time.time()
     v3_window = {

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, Response, sync_playwright
+
+from traceproof.wait import poll
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -94,11 +95,18 @@ class SpanRow:
     depth: int
 
 
-class TraceView:
-    """A trace page (``/trace/<id>``): header, span rows, span details."""
+class View:
+    """A page of Jaeger's UI, as the tests read it."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
+
+
+class TraceView(View):
+    """A trace page (``/trace/<id>``): header, span rows, span details; once it shows a span."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(page)
         self.page.locator(".TracePageHeader--title").wait_for()
         self.page.locator(".span-row").first.wait_for()
 
@@ -230,11 +238,8 @@ class OperationMetrics:
     error_rate: str
 
 
-class MonitorView:
+class MonitorView(View):
     """The Monitor tab (Service Performance Monitoring) for one service."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
 
     def over_the_last(self, label: str) -> None:
         """Pick the time frame (its box's option, e.g. "Last 5 minutes")."""
@@ -254,15 +259,19 @@ class MonitorView:
 
     def wait_for_operation(self, name: str, until: Callable[[OperationMetrics], bool], timeout_s: float) -> OperationMetrics:
         """The operation's row once ``until`` holds, reloading as a person would: the graphs are not live."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = [op for op in self.operations() if op.name == name]
-            if found and until(found[0]):
-                return found[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the Monitor tab shows no {name!r} as asked after {timeout_s:g} s: {found}")
-            time.sleep(2.0)
-            self.page.reload()
+        reads = 0
+
+        def read() -> list[OperationMetrics]:
+            nonlocal reads
+            if reads:
+                self.page.reload()
+            reads += 1
+            return [op for op in self.operations() if op.name == name]
+
+        found, done = poll(read, lambda found: bool(found) and until(found[0]), timeout_s, interval_s=2.0)
+        if not done:
+            raise AssertionError(f"the Monitor tab shows no {name!r} as asked after {timeout_s:g} s: {found}")
+        return found[0]
 
     def view_traces(self, name: str) -> str:
         """Hover the operation's row, as a person does, and follow its *View traces* link; the search URL."""
