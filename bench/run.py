@@ -32,6 +32,7 @@ from bench.settings import Settings
 from harness.containers import container_field, memory_mb
 from harness.processes import ServiceProcess
 from traceproof.jaeger import JaegerClient, TraceIncomplete, has_spans, settled
+from traceproof.wait import poll
 
 #: The compose services whose CPU time is counted alongside the services' own.
 PIPELINE = ("otel-collector", "jaeger", "prometheus")
@@ -107,13 +108,15 @@ class Bench:
         would lose that CPU on two cores and be charged for another's spans.
         """
         started = time.monotonic()
-        while time.monotonic() - started < PIPELINE_IDLE_WAIT_S:
+
+        def cores_busy() -> float:
             before = self._pipeline_cpu()
             time.sleep(1.0)
-            if sum(self._pipeline_cpu().values()) - sum(before.values()) < PIPELINE_IDLE_CORES:
-                break
+            return sum(self._pipeline_cpu().values()) - sum(before.values())
+
+        _, idle = poll(cores_busy, lambda cores: cores < PIPELINE_IDLE_CORES, timeout_s=PIPELINE_IDLE_WAIT_S, interval_s=0)
         waited = round(time.monotonic() - started, 1)
-        if waited >= PIPELINE_IDLE_WAIT_S:
+        if not idle:
             self.say(f"the Collector and Jaeger were still busy after {waited:g} s; measuring anyway")
         elif waited > 2:
             self.say(f"waited {waited:g} s for the Collector and Jaeger to go idle")

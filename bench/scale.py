@@ -26,7 +26,7 @@ from bench.machine import machine
 from bench.services import ROOT, process_cpu_s
 from bench.spans import send_at
 from harness.containers import container_field
-from traceproof.prometheus import PrometheusClient, Sample
+from traceproof.prometheus import PrometheusClient, Sample, growth
 from traceproof.wait import poll
 
 SCALE_COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.scale.yml"]
@@ -61,16 +61,20 @@ def bring_to(gateways: int, prometheus: PrometheusClient) -> None:
     up = subprocess.run([*SCALE_COMPOSE, "up", "--wait", "--remove-orphans"], cwd=ROOT, env=env, capture_output=True, text=True)
     if up.returncode != 0:
         raise RuntimeError(f"docker compose up ({gateways} gateways) failed: {up.stderr.strip()[-500:]}")
+
     # Generous: once, from a stack just started, the ring took over a minute to settle.
-    deadline = time.monotonic() + 180
-    ring: list[Sample] = []
-    scraped: list[Sample] = []
-    while time.monotonic() < deadline:
-        ring = prometheus.query('otelcol_loadbalancer_num_backends{job="otel-collector"}')
-        scraped = prometheus.query('count(up{job="gateways"} == 1)')
-        if ring and round(ring[0].value) == gateways and scraped and round(scraped[0].value) == gateways:
-            return
-        time.sleep(1)
+    def ring_and_scraped() -> tuple[list[Sample], list[Sample]]:
+        return (
+            prometheus.query('otelcol_loadbalancer_num_backends{job="otel-collector"}'),
+            prometheus.query('count(up{job="gateways"} == 1)'),
+        )
+
+    def all_in(seen: tuple[list[Sample], list[Sample]]) -> bool:
+        return all(samples and round(samples[0].value) == gateways for samples in seen)
+
+    (ring, scraped), ready = poll(ring_and_scraped, all_in, timeout_s=180, interval_s=1)
+    if ready:
+        return
     seen = f"ring {[r.value for r in ring]}, gateways scraped {[s.value for s in scraped]}"
     raise RuntimeError(f"the agent's ring or Prometheus did not reach {gateways} gateways within 180 s ({seen})")
 
@@ -90,14 +94,10 @@ def grown(after: Counts, before: Counts) -> dict[str, float]:
     shows the old agent's series beside the new one's before the old goes
     stale: a difference of two sums would fall then, though nothing uncounted.
     """
-    growth = {}
-    for name, series in after.items():
-        total = 0.0
-        for labels, value in series.items():
-            then = before.get(name, {}).get(labels, 0.0)
-            total += value - then if value >= then else value
-        growth[name] = total
-    return growth
+    return {
+        name: sum(growth(value, before.get(name, {}).get(labels, 0.0)) for labels, value in series.items())
+        for name, series in after.items()
+    }
 
 
 def settled(prometheus: PrometheusClient, quiet_s: float = 11.0, within_s: float = 120.0) -> Counts:

@@ -32,7 +32,8 @@ number followed by a unit of time, size, share or rate (``ms``, ``µs``,
 ``%``, ``req/s``, ``spans/s``, ``orders/s``, ``/s``) must be followed, right
 after its unit with nothing between, by a marker: ``<!--fig ...-->`` when it
 was measured, ``<!--set NAME-->`` when it is a configured value or a limit
-set in code, where NAME (a variable, a constant or a file path) must occur in
+set in code, where NAME (a variable, a constant, a configuration key) must occur, on a line
+that holds the value shown, in
 a file of the repository outside the docs (checked). Figures that carry no
 unit (counts, ratios) are not caught by the rule: mark them too when they
 are measured. Dates and machines are not written in the pages, nor
@@ -63,6 +64,7 @@ SKIP_DIRS = {"docs", "build", "node_modules", "__pycache__", "results"}
 MARKER = re.compile(r"<!--\s*fig\s+(?P<file>[^\s>]+)\s+(?P<key>[^\s>]+?)(?:\s+(?P<spec>\{[^}]*\}))?\s*-->")
 SETTING = re.compile(r"<!--\s*set\s+(?P<name>[^\s>]+?)\s*-->")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+CODE_NUMBER = re.compile(r"\d[\d_,]*(?:\.\d+)?")
 UNIT = r"(?:ms|µs|s|min|h|KB|MB|GB|KiB|MiB|GiB|%|req/s|spans/s|orders/s|/s)"
 FIGURE = re.compile(rf"(?<![\w.\-/])\d[\d,]*(?:\.\d+)?(?:\s?{UNIT})(?![\w/])")
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -169,8 +171,17 @@ def dated(line: str) -> list[str]:
     return DATED.findall(INLINE_CODE.sub("", line))
 
 
-def _setting_names(pages: tuple[Path, ...]) -> set[str]:
-    return {m["name"] for page in pages for m in SETTING.finditer(page.read_text())}
+def _settings_shown(pages: tuple[Path, ...]) -> list[tuple[Path, int, str, str]]:
+    """Each ``setting`` marker: its page and line, the name it gives, and the number before it."""
+    found = []
+    for page in pages:
+        for number, line in _lines_outside_fences(page.read_text()):
+            start = 0
+            for match in SETTING.finditer(line):
+                numbers = list(NUMBER.finditer(line[start : match.start()]))
+                found.append((page, number, match["name"], numbers[-1].group() if numbers else ""))
+                start = match.end()
+    return found
 
 
 def _code_files() -> list[Path]:
@@ -182,15 +193,36 @@ def _code_files() -> list[Path]:
     return found
 
 
-def unknown_settings(pages: tuple[Path, ...] = PAGES) -> list[str]:
-    """The names of ``setting`` markers that occur in no code or configuration file of the repository."""
-    missing = _setting_names(pages)
-    for path in _code_files():
-        if not missing:
-            break
-        text = path.read_text(errors="replace")
-        missing = {name for name in missing if name not in text and name != path.relative_to(ROOT).as_posix()}
-    return sorted(missing)
+def _holds(line: str, shown: str) -> bool:
+    """Whether the line has the number shown among its own (``2`` is ``2.0``; ``1,000`` is ``1000`` or ``1_000``)."""
+    wanted = float(shown.replace(",", ""))
+    return any(_number(n) == wanted for n in CODE_NUMBER.findall(line))
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace("_", "").replace(",", ""))
+    except ValueError:  # "1,," and the like: punctuation, not a number
+        return None
+
+
+def settings_not_in_code(pages: tuple[Path, ...] = PAGES) -> list[Problem]:
+    """The ``setting`` markers whose name no code or configuration file has on a line with the figure shown.
+
+    The name must be where the value is set (a constant, a variable, a key of
+    a configuration file), so that changing the value there without the page
+    fails the check.
+    """
+    markers = _settings_shown(pages)
+    lines = [line for path in _code_files() for line in path.read_text(errors="replace").splitlines()]
+    problems = []
+    for page, number, name, shown in markers:
+        named = [line for line in lines if name in line]
+        if not named:
+            problems.append(Problem(page, number, f"setting marker names what no code or configuration holds: {name}"))
+        elif not shown or not any(_holds(line, shown) for line in named):
+            problems.append(Problem(page, number, f"no line of code or configuration sets {name} to {shown!r}"))
+    return problems
 
 
 def check(pages: tuple[Path, ...] = PAGES) -> list[Problem]:
@@ -207,11 +239,7 @@ def check(pages: tuple[Path, ...] = PAGES) -> list[Problem]:
                 )
             problems += [Problem(page, number, f"figure without a marker: {figure!r}") for figure in unmarked(line)]
             problems += [Problem(page, number, f"a date in the prose (the results file holds it): {d!r}") for d in dated(line)]
-    problems += [
-        Problem(ROOT / "docs", 0, f"setting marker names what no code or configuration holds: {n}")
-        for n in unknown_settings(pages)
-    ]
-    return problems
+    return problems + settings_not_in_code(pages)
 
 
 def write(pages: tuple[Path, ...] = PAGES) -> list[Problem]:

@@ -193,6 +193,10 @@ def _traced_by_zero_code() -> bool:
     (``BaseInstrumentor.is_instrumented_by_opentelemetry``, public): has either
     of the two the kit installs been switched on for the whole process?
     ``make bench`` runs the services this way as the zero-code reference.
+    The agent run with both of those instrumentations disabled is not
+    detected: the kit then sets up its own provider, the SDK refuses to
+    replace the agent's global one (and logs it), so spans made through the
+    global API go to the agent's provider, the instrumentations' to the kit's.
     """
     return bool(
         FastAPIInstrumentor().is_instrumented_by_opentelemetry or HTTPXClientInstrumentor().is_instrumented_by_opentelemetry

@@ -105,7 +105,18 @@ def test_figures_with_a_unit_need_a_marker_outside_code(tmp_path: Path) -> None:
 def test_a_setting_marker_must_name_what_the_code_holds(tmp_path: Path) -> None:
     name = "_".join(("NO", "SUCH", "SETTING", "ANYWHERE"))  # so that this file does not hold it either
     pages = _page(tmp_path, f"A budget of 9 MB<!--set {name}--> here.\n")
-    assert figures.unknown_settings(pages) == [name]
+    assert [p.text for p in figures.settings_not_in_code(pages)] == [
+        f"setting marker names what no code or configuration holds: {name}"
+    ]
+
+
+def test_a_setting_marker_must_name_where_the_value_shown_is_set(tmp_path: Path) -> None:
+    """The name occurs in code, but on no line with the value the page shows: the value changed, or never was."""
+    shown = str(7 * 1111)  # computed, so that no line of this file holds it beside the name
+    pages = _page(tmp_path, f"Checkout waits {shown} s<!--set INVENTORY_TIMEOUT_S--> at most.\n")
+    assert [p.text for p in figures.settings_not_in_code(pages)] == [
+        f"no line of code or configuration sets INVENTORY_TIMEOUT_S to {shown!r}"
+    ]
 
 
 def test_a_date_in_the_prose_is_listed(tmp_path: Path) -> None:

@@ -250,8 +250,9 @@ def test_a_batch_dropped_after_a_failed_try_of_the_real_exporter_is_freed_at_onc
     """The OTLP exporter's failed try leaves a reference cycle holding its batch; the buffer frees it, not the GC's mood.
 
     Python's automatic collection is off here, so a span still held by such a
-    cycle stays alive for the whole test: the only way the dropped spans die is
-    the buffer's own collection after each failed try.
+    cycle stays alive for the whole test: the dropped spans die only because the
+    buffer hands the exporter a list of its own and empties it when the call
+    returns (shoptrace.otel_internals.export_and_let_go).
     """
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

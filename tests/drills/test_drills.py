@@ -25,6 +25,7 @@ from tests.support.doctor import doctor
 from tests.support.load import RATE, Load, wait_until
 from traceproof.jaeger import JaegerClient, TraceNotFound, settled
 from traceproof.prometheus import CountKey, PrometheusClient
+from traceproof.wait import poll
 
 
 def p(results: list[Result], q: int) -> float:
@@ -54,14 +55,16 @@ def missing_spans(jaeger: JaegerClient, results: list[Result], expected: int, wi
     A span late on its way (a retry, a queue draining) is waited for, not counted
     as lost; only what is still missing at the end is.
     """
-    deadline = time.monotonic() + within_s
     pending = {r.trace_id for r in results if r.trace_id}
-    while True:
+
+    def still_short() -> dict[str, int]:
+        nonlocal pending
         short = {t: expected - n for t in pending if (n := spans_in_jaeger(jaeger, t)) < expected}
-        if not short or time.monotonic() >= deadline:
-            return sum(short.values())
         pending = set(short)
-        time.sleep(1.0)
+        return short
+
+    short, _ = poll(still_short, lambda short: not short, timeout_s=within_s, interval_s=1.0)
+    return sum(short.values())
 
 
 def ready(url: str) -> bool:

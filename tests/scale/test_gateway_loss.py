@@ -11,7 +11,6 @@ whose trace is not whole in Jaeger is a loss the drill can see.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from explore.load import Result
@@ -28,6 +27,7 @@ from tests.support.load import Load, wait_until
 from traceproof.jaeger import JaegerClient, TraceNotFound
 from traceproof.prometheus import PrometheusClient
 from traceproof.spans import Span
+from traceproof.wait import poll
 
 MIX = {"item-123": 50.0, "fault-crash": 25.0, "sold-out": 25.0}
 KILL_AT_S = 15.0
@@ -92,12 +92,15 @@ def test_a_killed_gateway_loses_only_what_it_held(
     assert not wrong, f"checkout answered otherwise while a gateway was down: {wrong[:10]}"
     failing = [r for r in load.results if r.sku != "item-123"]
     stored = {r.trace_id: in_jaeger(jaeger, r) for r in failing}
+
     # Every decision is made and sent; a trace not whole yet is either still in Jaeger's
     # own batch (asked again until that has surely been written) or lost.
-    deadline = time.monotonic() + JAEGER_WRITES_WITHIN_S
-    while (gone := [r for r in failing if not stored[r.trace_id] or holes(stored[r.trace_id])]) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stored.update({r.trace_id: in_jaeger(jaeger, r) for r in gone})
+    def ask_again_for_the_rest() -> list[Result]:
+        rest = [r for r in failing if not stored[r.trace_id] or holes(stored[r.trace_id])]
+        stored.update({r.trace_id: in_jaeger(jaeger, r) for r in rest})
+        return [r for r in rest if not stored[r.trace_id] or holes(stored[r.trace_id])]
+
+    gone, _ = poll(ask_again_for_the_rest, lambda rest: not rest, timeout_s=JAEGER_WRITES_WITHIN_S, interval_s=0.5)
     twice = [r for r in failing if duplicated(stored[r.trace_id])]
     # What the victim held: traces routed to it in the decision wait before the kill.
     held = (killed - HELD_S, killed + 1.0)

@@ -33,6 +33,7 @@ from tests.support.load import Load
 from traceproof.jaeger import JaegerClient, TraceIncomplete, TraceNotFound, has_spans
 from traceproof.prometheus import CountKey, PrometheusClient
 from traceproof.spans import Span
+from traceproof.wait import poll
 
 #: The load's mix (STATUS: what checkout answers each SKU with).
 MIX = {"item-123": 70.0, "fault-crash": 10.0, "fault-slow": 10.0, "sold-out": 10.0}
@@ -54,17 +55,18 @@ def kept(jaeger: JaegerClient, results: list[Result], expected: int) -> dict[str
     writing the last few, so those not found are asked again until then.
     """
     found: dict[str, list[Span]] = {}
-    deadline = time.monotonic() + JAEGER_WRITES_WITHIN_S
-    while True:
+
+    def ask_again() -> dict[str, list[Span]]:
         for result in results:
             assert result.trace_id
             if result.trace_id not in found:
                 with contextlib.suppress(TraceNotFound):
                     found[result.trace_id] = jaeger.trace(result.trace_id)
-        if len(found) >= expected or time.monotonic() >= deadline:
-            assert len(found) == expected, f"the gateways kept {expected} good jaeger, Jaeger has {len(found)}"
-            return found
-        time.sleep(0.5)
+        return found
+
+    poll(ask_again, lambda found: len(found) >= expected, timeout_s=JAEGER_WRITES_WITHIN_S, interval_s=0.5)
+    assert len(found) == expected, f"the gateways kept {expected} good jaeger, Jaeger has {len(found)}"
+    return found
 
 
 def span_of(spans: list[Span]) -> float:

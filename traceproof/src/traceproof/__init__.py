@@ -2,6 +2,8 @@
 
 - ``traceproof doctor`` (:mod:`traceproof.cli`) judges a window of traces and
   names each broken edge, its kind, cause and fix.
+- ``traceproof watch`` (:mod:`traceproof.watch`) judges window after window
+  with the same rules and serves the counts to Prometheus.
 - The pytest plugin (:mod:`traceproof.plugin`) gives tests the ``traces``
   fixture: ``traces.get(response, spans=4).assert_connected()``.
 - Both read through a :class:`TraceSource`: Jaeger 2 or 1.x, the
@@ -27,9 +29,11 @@ if TYPE_CHECKING:
     from traceproof.spans import Event, Span, from_otlp_json, from_sdk
     from traceproof.trace import Trace, TraceSpan
     from traceproof.traces import Traces
+    from traceproof.watch import Watcher
+    from traceproof.watch_metrics import WatchMetrics
     from traceproof.window import Window
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "Diagnosis",
@@ -47,6 +51,8 @@ __all__ = [
     "TraceSource",
     "TraceSpan",
     "Traces",
+    "WatchMetrics",
+    "Watcher",
     "Window",
     "WindowTooLarge",
     "__version__",
@@ -77,6 +83,8 @@ _HOME = {
     "Trace": "trace",
     "TraceSpan": "trace",
     "Traces": "traces",
+    "Watcher": "watch",
+    "WatchMetrics": "watch_metrics",
     "Window": "window",
 }
 

@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -65,6 +65,16 @@ def series_id(labels: Mapping[str, str]) -> SeriesId:
     return frozenset((k, v) for k, v in labels.items() if k != "__name__")
 
 
+N = TypeVar("N", int, float)
+
+
+def growth(now: N, then: N) -> N:
+    """How much one counter series grew from ``then`` to ``now``: a value lower than before is a reset
+    (the process restarted), counted again from zero. Summing this per series, never differencing two
+    sums, is what keeps a series going stale (a recreated agent's old one) from reading as a fall."""
+    return now - then if now >= then else now
+
+
 @dataclass(frozen=True)
 class SpanCounts:
     """The connector's span counts as they stand, series by series.
@@ -93,7 +103,7 @@ class SpanCounts:
         grown: Counter[CountKey] = Counter()
         for sid, (key, value) in self.series.items():
             _, then = before.series.get(sid, (key, 0))
-            grown[key] += value - then if value >= then else value  # lower: a reset, counted again from zero
+            grown[key] += growth(value, then)
         return grown
 
     def value(self, labels: Mapping[str, str]) -> int:
