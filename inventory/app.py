@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: InventorySettings, telemetry: Telemetry) -> FastAPI:
-    store = InventoryStore(settings.db_path, telemetry.provider)
     faults = Faults(settings.slow_s, settings.fault_rate, settings.fault_seed)
+    store = InventoryStore(settings.db_path, telemetry.provider, between_statements=faults.between_statements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,20 +4,32 @@
   "service B panics");
 * ``fault-slow``: answers only after ``INVENTORY_SLOW_S``, cancelled early if
   the caller gives up (see shoptrace.cancellation);
+* ``fault-kill``: a real crash, not an exception: in the middle of a
+  reservation, once its transaction has begun and run a statement, the
+  process sends itself SIGKILL. No handler, no ``finally``, no exporter
+  runs; the SERVER span never ends, and what tracing kept only in memory is
+  gone (the span journal, shoptrace.span_journal, is what brings it back).
+  The caller sees its connection reset; the transaction is rolled back by
+  SQLite when the database is next opened; Compose starts the process again
+  (``restart: unless-stopped``);
 * ``INVENTORY_FAULT_RATE``: that share of all requests crash at random, for
   load demos. One draw per request that takes a SKU (``fault-crash``
   aside), in the order they arrive, from a generator seeded with
   ``INVENTORY_FAULT_SEED`` when it is set: requests sent one after another
   then crash the same way every run.
 
-Every inventory endpoint that takes a SKU calls :meth:`Faults.apply` first.
+Every inventory endpoint that takes a SKU calls :meth:`Faults.apply` first;
+the store calls :meth:`Faults.between_statements` inside a reservation's
+transaction (its one hook for them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import signal
 
 from opentelemetry import trace
 
@@ -25,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CRASH_SKU = "fault-crash"
 SLOW_SKU = "fault-slow"
+KILL_SKU = "fault-kill"
 
 
 class SimulatedCrash(RuntimeError):
@@ -46,3 +59,9 @@ class Faults:
             trace.get_current_span().add_event("simulated delay", {"shoptrace.delay_s": self.slow_s})
             log.info("simulating a slow answer: %.1f s", self.slow_s)
             await asyncio.sleep(self.slow_s)
+
+    def between_statements(self, sku: str) -> None:
+        """Inside a reservation's transaction, after a statement has run: where ``fault-kill`` dies."""
+        if sku == KILL_SKU:
+            log.warning("simulating a real crash: SIGKILL in the middle of a reservation of %s", sku)
+            os.kill(os.getpid(), signal.SIGKILL)

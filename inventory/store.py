@@ -40,6 +40,7 @@ SEED_CATALOG: dict[str, int] = {
     "sold-out": 0,
     "fault-crash": 1_000_000,
     "fault-slow": 1_000_000,
+    "fault-kill": 1_000_000,
 }
 
 _SCHEMA = """
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS reservations (
 """
 
 
+def _nothing(sku: str) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class ReservationRecord:
     reservation_id: str
@@ -68,9 +73,18 @@ class ReservationRecord:
 class InventoryStore:
     """Stock and reservations in one SQLite file (WAL mode, so reads never wait for writes)."""
 
-    def __init__(self, path: Path, tracer_provider: TracerProvider | None, workers: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tracer_provider: TracerProvider | None,
+        workers: int = 4,
+        between_statements: Callable[[str], None] | None = None,
+    ) -> None:
+        """``between_statements(sku)`` runs inside each reservation's transaction, after its first statement:
+        the hook of the fault simulations (inventory.faults), so the business code holds none of them."""
         self.path = path
         self._tracer_provider = tracer_provider
+        self._between_statements = between_statements or _nothing
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inventory-db")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -134,6 +148,7 @@ class InventoryStore:
             try:
                 cur.execute("SELECT sku, quantity, status FROM reservations WHERE reservation_id = ?", (rid,))
                 existing = cur.fetchone()
+                self._between_statements(sku)
                 if existing is not None:
                     if existing[2] == "released":
                         raise ReservationConflict(f"reservation {rid} was released and cannot be made again")

@@ -16,12 +16,15 @@ fails there, by name, instead of somewhere downstream.
    not kept alive by what a failed try leaves behind
    (opentelemetry-exporter-otlp-proto-http 1.45.1,
    opentelemetry-exporter-otlp-common 0.66b1).
+4. :func:`attribute_dict`: a span's attributes read from the SDK's own dict,
+   without the copy the public view costs (opentelemetry-sdk 1.45.1).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -127,3 +130,33 @@ def export_and_let_go(exporter: SpanExporter, batch: Sequence[ReadableSpan]) -> 
         return exporter.export(handed)
     finally:
         handed.clear()
+
+
+# -- 4. A span's attributes without a copy -------------------------------------------------
+#
+# Read from: opentelemetry-sdk 1.45.1, opentelemetry/sdk/trace/__init__.py, and
+# opentelemetry-api 1.45.1, opentelemetry/attributes/__init__.py. An SDK span
+# keeps its attributes in ``_attributes``, a ``BoundedAttributes`` whose
+# members are a plain dict, ``_dict`` (keys checked, values cleaned: str,
+# bool, int, float or tuples of one of them). The public way to read them,
+# ``span.attributes``, is a ``MappingProxyType`` over the ``BoundedAttributes``:
+# turning it into a dict goes through the ``Mapping`` protocol key by key,
+# 1.4 µs for a SERVER span's eleven attributes, a third of the span journal's
+# whole budget per span (shoptrace.span_journal encodes the attributes twice
+# a span, at its start and at its end, in the request path). The dict itself
+# costs nothing to reach, and marshal encodes it as it is; the journal only
+# reads it, in the thread that owns the span (at its start) or once it is
+# immutable (at its end).
+#
+# Upstream: no issue asks for a cheap read-only view of a span's attributes.
+# What would remove this: ``ReadableSpan`` exposing its attributes as a plain
+# mapping, or ``BoundedAttributes`` a ``copy``-free ``as_dict``.
+
+
+def attribute_dict(span: ReadableSpan) -> dict[str, Any]:
+    """``span``'s attributes as the dict the SDK keeps them in (read only, never mutate it); a copy if it keeps them otherwise."""
+    attributes = getattr(span, "_attributes", None)
+    members = getattr(attributes, "_dict", None)  # see the note above: BoundedAttributes' storage, at 1.45.1
+    if type(members) is dict:
+        return members
+    return dict(span.attributes or {})

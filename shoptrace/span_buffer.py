@@ -29,7 +29,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -49,7 +49,12 @@ class BufferedExporter(SpanExporter):
     """Holds up to ``max_spans`` spans for ``inner`` and sends them, oldest first, until it takes them."""
 
     def __init__(
-        self, inner: SpanExporter, max_spans: int, batch_size: int = BATCH_SIZE, shutdown_timeout_s: float = 3.0
+        self,
+        inner: SpanExporter,
+        max_spans: int,
+        batch_size: int = BATCH_SIZE,
+        shutdown_timeout_s: float = 3.0,
+        on_delivered: Callable[[Sequence[ReadableSpan]], None] | None = None,
     ) -> None:
         if max_spans < 1:
             raise ValueError(f"the span buffer must hold at least one span, not {max_spans}")
@@ -57,6 +62,8 @@ class BufferedExporter(SpanExporter):
         self.max_spans = max_spans
         self.batch_size = min(batch_size, max_spans)
         self.shutdown_timeout_s = shutdown_timeout_s
+        #: Told each batch ``inner`` took, on the sender thread, before the next is tried (the span journal's "delivered").
+        self.on_delivered = on_delivered
         self._spans: collections.deque[ReadableSpan] = collections.deque()
         self._in_flight = 0
         #: Spans of the batch in flight that were dropped to keep the budget (the oldest held).
@@ -157,6 +164,8 @@ class BufferedExporter(SpanExporter):
             except Exception:  # an exporter that raises is one that failed; the batch is kept
                 log.exception("span export raised; the batch is kept and tried again")
                 result = SpanExportResult.FAILURE
+            if result is SpanExportResult.SUCCESS and self.on_delivered is not None:
+                self._tell_delivered(batch)
             with self._cond:
                 doomed, self._doomed, self._in_flight = self._doomed, 0, 0
                 if result is SpanExportResult.SUCCESS:
@@ -176,6 +185,14 @@ class BufferedExporter(SpanExporter):
                 while not self._stopping and (remaining := retry_at - time.monotonic()) > 0:
                     self._cond.wait(remaining)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _tell_delivered(self, batch: Sequence[ReadableSpan]) -> None:
+        """Before the batch counts as sent: a flush that returns has every delivery recorded."""
+        assert self.on_delivered is not None
+        try:
+            self.on_delivered(batch)
+        except Exception:  # the journal's trouble must not stop the sending
+            log.exception("recording a delivered batch failed; its spans may be sent again after a crash")
 
     def _failed(self, count: int) -> None:
         if not self._warned:

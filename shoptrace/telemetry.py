@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,7 +35,10 @@ from opentelemetry.trace import Span, SpanContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shoptrace import otel_internals, propagation
+from shoptrace.journal_startup import Opened, open_journal
+from shoptrace.settings import JournalSettings
 from shoptrace.span_buffer import BufferedExporter
+from shoptrace.span_journal import SpanJournal
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +140,29 @@ def exporter_names(value: str | None) -> list[str]:
     return names
 
 
-def _exporters() -> list[SpanExporter]:
-    """One exporter for each name in OTEL_TRACES_EXPORTER (see :func:`exporter_names`); OTLP's is buffered."""
+def _exporters(names: list[str], journal: SpanJournal | None) -> list[SpanExporter]:
+    """One exporter for each of ``names`` (:func:`exporter_names`); OTLP's is buffered, telling ``journal`` what it delivered."""
     return [
-        BufferedExporter(_otlp_exporter(), span_buffer_spans(os.environ.get("SPAN_BUFFER_MB")))
+        BufferedExporter(
+            _otlp_exporter(),
+            span_buffer_spans(os.environ.get("SPAN_BUFFER_MB")),
+            on_delivered=None if journal is None else journal.delivered,
+        )
         if name == "otlp"
         else ConsoleSpanExporter()
-        for name in exporter_names(os.environ.get("OTEL_TRACES_EXPORTER"))
+        for name in names
     ]
+
+
+def _journal(names: list[str], service_name: str, resource: Resource) -> Opened | None:
+    """This process's span journal (shoptrace.span_journal), if it is on and there is a Collector to deliver to.
+
+    Without OTLP there is no "delivered" to record, so nothing to journal.
+    """
+    settings = JournalSettings.from_env()
+    if not settings.enabled or "otlp" not in names:
+        return None
+    return open_journal(settings.directory, service_name, settings.budget_bytes, resource)
 
 
 def span_buffer_spans(megabytes: str | None) -> int:
@@ -213,10 +232,21 @@ class Telemetry:
 
     service_name: str
     provider: TracerProvider | None
+    #: The exporters behind the provider's batch processors (a BatchSpanProcessor's flush stops at its exporter).
+    exporters: tuple[SpanExporter, ...] = ()
 
     @property
     def enabled(self) -> bool:
         return self.provider is not None
+
+    def force_flush(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Whether every span ended so far reached the Collector (or the console) within ``timeout_s``."""
+        if self.provider is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        if not self.provider.force_flush(round(timeout_s * 1000)):
+            return False
+        return all(e.force_flush(max(0, round((deadline - time.monotonic()) * 1000))) for e in self.exporters)
 
     def instrument_app(self, app: FastAPI) -> None:
         """Make the SERVER span of every request except the health probes.
@@ -345,14 +375,29 @@ def setup(default_service_name: str) -> Telemetry:
     otel_internals.opt_in_to_stable_semconv(semconv_opt_in(os.environ.get(otel_internals.SEMCONV_OPT_IN_VARIABLE)))
     # The sampler comes from OTEL_TRACES_SAMPLER(_ARG); parentbased_always_on by default.
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    names = exporter_names(os.environ.get("OTEL_TRACES_EXPORTER"))
+    # First on the provider, so each span's start is in the journal before anything else runs for it,
+    # and its end before the batch processor can hand it on.
+    opened = _journal(names, service_name, resource)
+    if opened is not None:
+        provider.add_span_processor(opened.journal)
     schedule_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_SCHEDULE_DELAY_MS
     max_queue_size = None if "OTEL_BSP_MAX_QUEUE_SIZE" in os.environ else DEFAULT_MAX_QUEUE_SIZE
-    for exporter in _exporters():
-        provider.add_span_processor(
-            BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
-        )
+    exporters = _exporters(names, None if opened is None else opened.journal)
+    batchers = [
+        BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay, max_queue_size=max_queue_size)
+        for exporter in exporters
+    ]
+    for batcher in batchers:
+        provider.add_span_processor(batcher)
+    if opened is not None:
+        # What the previous run ended and never delivered, and what its death cut short: through the normal
+        # pipeline, each with the resource it was made under (the journal has them as ended already).
+        for span in opened.recovered.spans:
+            for batcher in batchers:
+                batcher.on_end(span)
     trace.set_tracer_provider(provider)
     propagation.install()
     # Every traced response says which trace it belongs to: a curl shows the id to open.
     set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]  # contrib has no hints
-    return Telemetry(service_name=service_name, provider=provider)
+    return Telemetry(service_name=service_name, provider=provider, exporters=tuple(exporters))

@@ -69,13 +69,17 @@ Spawn = Callable[..., ServiceProcess]
 
 
 def _test_settings(service: Service, port: int, log_dir: Path, inventory_url: str | None) -> dict[str, str]:
-    """Each service's own settings under test: TEST_TIMINGS, a database per process."""
+    """Each service's own settings under test: TEST_TIMINGS, a database and a span journal per process
+    (a process killed by one test must not hand its spans to the next one's)."""
+    journal = {"SPAN_JOURNAL_DIR": str(log_dir / f"journal-{service.name}-{port}")}
     if service is INVENTORY:
         return {
+            **journal,
             "INVENTORY_DB": str(log_dir / f"inventory-{port}.db"),
             "INVENTORY_SLOW_S": str(TEST_TIMINGS.inventory_slow_s),
         }
     return {
+        **journal,
         "INVENTORY_URL": inventory_url or f"http://127.0.0.1:{free_port()}",
         "INVENTORY_TIMEOUT_S": str(TEST_TIMINGS.inventory_timeout_s),
     }

@@ -54,7 +54,7 @@ def test_an_unknown_name_or_none_with_others_is_refused(value: str, named: str) 
 def test_each_name_gets_its_own_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp,console")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-    otlp, console = telemetry._exporters()
+    otlp, console = telemetry._exporters(telemetry.exporter_names("otlp,console"), None)
     assert isinstance(otlp, BufferedExporter) and isinstance(otlp.inner, OTLPSpanExporter)
     assert isinstance(console, ConsoleSpanExporter)  # not buffered: it writes to stdout, which is never away
 
