@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import marshal
 import os
 import socket
 import subprocess
@@ -18,15 +19,16 @@ import sys
 import textwrap
 import weakref
 from collections.abc import Iterator
+from types import MappingProxyType
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shoptrace.otel_internals import export_and_let_go, unchecked_trace_state
+from shoptrace.otel_internals import attribute_dict, export_and_let_go, unchecked_trace_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -186,3 +188,43 @@ def test_export_and_let_go_leaves_a_failed_try_nothing_that_holds_the_spans(fail
     assert span() is not None  # still the caller's
     del batch
     assert span() is None, "a span handed to export_and_let_go outlived the caller's last reference"
+
+
+# -- 4. A span's attributes without a copy ------------------------------------------------
+
+
+def an_sdk_span() -> Span:
+    span = TracerProvider().get_tracer("test").start_span("read", attributes={"at.start": "yes", "a.list": ["x", "y"]})
+    assert isinstance(span, Span)
+    return span
+
+
+def test_an_sdk_span_keeps_its_attributes_in_a_plain_dict_the_fence_reads_without_a_copy() -> None:
+    # When this fails, the SDK keeps a span's attributes some other way: attribute_dict falls back to a copy
+    # (correct, but the journal's cost per span grows): rewrite it for where they are now.
+    span = an_sdk_span()
+    members = vars(vars(span)["_attributes"]).get("_dict")
+    assert type(members) is dict, "a span's BoundedAttributes no longer keeps a plain dict in _dict"
+    assert attribute_dict(span) is members  # the fence's own path, not its fallback
+    assert members == {"at.start": "yes", "a.list": ("x", "y")}  # cleaned as it is set: a list kept as a tuple
+    span.set_attribute("later", 2)
+    assert attribute_dict(span) is members and members == dict(span.attributes or {})
+    span.end()
+    span.set_attribute("after.end", 3)  # refused: once ended, the dict the journal reads no longer changes
+    assert attribute_dict(span) == {"at.start": "yes", "a.list": ("x", "y"), "later": 2}
+    assert marshal.loads(marshal.dumps(attribute_dict(span))) == attribute_dict(span)  # plain values only
+
+
+def test_a_spans_public_attributes_are_still_a_proxy_over_a_mapping_that_is_no_dict() -> None:
+    # When this fails, ReadableSpan exposes its attributes as a plain dict (or a proxy over one, which a
+    # dict() copies at C speed): attribute_dict can go, the journal can read span.attributes as it is.
+    span = an_sdk_span()
+    assert type(span.attributes) is MappingProxyType
+    assert not isinstance(vars(span)["_attributes"], dict), "the SDK keeps a plain dict itself: attribute_dict can go"
+
+
+def test_attribute_dict_copies_what_is_not_an_sdk_spans_own_storage() -> None:
+    # Spans the journal rebuilds at start-up are ReadableSpans made with a plain dict: the fallback's case.
+    span = ReadableSpan(name="rebuilt", attributes={"k": "v"})
+    assert attribute_dict(span) == {"k": "v"}
+    assert ReadableSpan(name="bare").attributes == {} and attribute_dict(ReadableSpan(name="bare")) == {}
