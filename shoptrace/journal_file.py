@@ -46,8 +46,9 @@ from pathlib import Path
 
 #: Written first in every journal; a file without it is not a journal of this kit.
 FILE_MAGIC = b"shoptrace-spanj\n"
-#: This layout's version; a file of another is skipped whole (its records may mean something else).
-FORMAT = 1
+#: This layout's version, and its records' (shoptrace.span_journal); a file of another is skipped whole
+#: (its records may mean something else). 2: an END record holds only what its START lacks.
+FORMAT = 2
 #: magic, format, marshal version, pid, blob length, blob crc, started (ns), alive (ns).
 _HEADER = struct.Struct("<16sIIIIIxxxxQQ")
 #: Where the heartbeat (the last moment the writer was known alive, ns) is: 8-aligned, one store.

@@ -39,7 +39,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from shoptrace import journal_file
 from shoptrace.journal_file import HEADER_BYTES, JournalFile
 from shoptrace.propagation import parse_tracestate
-from shoptrace.span_journal import CUT_SHORT, DELIVERED, END, ERROR_TYPE, HEARTBEAT_S, START, SpanJournal, encode_resource
+from shoptrace.span_journal import CUT_SHORT, DELIVERED, END, ERROR_TYPE, HEARTBEAT_S, SPAN, START, SpanJournal, encode_resource
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +142,25 @@ def _recover(path: Path, budget_bytes: int, resource: Resource) -> Recovered:
     their_resource = _resource(contents.blob) or resource
     starts: dict[int, tuple[Any, ...]] = {}
     ends: dict[int, tuple[Any, ...]] = {}
+    whole: dict[int, tuple[Any, ...]] = {}
     delivered: set[int] = set()
     last_alive = contents.alive_ns
     for payload in contents.records:
         try:
             record = marshal.loads(payload)
-            kind, moment = record[0], record[1] if record[0] == DELIVERED else record[10]
+            kind = record[0]
             if kind == START:
                 starts[record[2]] = record
+                moment = record[10]
             elif kind == END:
-                ends[record[2]] = record
-                moment = max(moment, record[13])
+                ends[record[1]] = record
+                moment = record[3]
+            elif kind == SPAN:
+                whole[record[2]] = record
+                moment = record[13]
             elif kind == DELIVERED:
                 delivered.update(record[2])
+                moment = record[1]
             else:
                 raise ValueError(kind)
             last_alive = max(last_alive, int(moment))
@@ -162,11 +168,19 @@ def _recover(path: Path, budget_bytes: int, resource: Resource) -> Recovered:
             recovered.unusable_records += 1
     recovered.last_alive_ns = last_alive
     recovered.delivered = len(delivered)
-    for span_id, record in ends.items():
+    for span_id, record in whole.items():
         if span_id not in delivered:
-            _add(recovered, record, lambda r: _ended(r, their_resource), "ended")
+            _add(recovered, record, lambda r: _ended(r[1:11], r[11], r[12:20], their_resource), "ended")
+    for span_id, end in ends.items():
+        if span_id in delivered or span_id in whole:
+            continue
+        start = starts.get(span_id)
+        if start is None:  # an END whose START the ring overwrote (the writer would have written a SPAN): unusable
+            recovered.unusable_records += 1
+            continue
+        _add(recovered, (start, end), lambda r: _ended(r[0][1:11], r[0][12], r[1][2:10], their_resource), "ended")
     for span_id, record in starts.items():
-        if span_id not in ends and span_id not in delivered:
+        if span_id not in ends and span_id not in whole and span_id not in delivered:
             _add(recovered, record, lambda r: _cut_short(r, their_resource, last_alive, contents.pid), "cut_short")
     return recovered
 
@@ -190,8 +204,9 @@ def _resource(blob: bytes | None) -> Resource | None:
         return None
 
 
-def _context(record: tuple[Any, ...]) -> tuple[SpanContext, SpanContext | None]:
-    _, trace_id, span_id, flags, state, parent_id, parent_remote, parent_flags = record[:8]
+def _context(fields: tuple[Any, ...]) -> tuple[SpanContext, SpanContext | None]:
+    """The span's context and its parent's, from a START's or a SPAN's fields 1 to 7."""
+    trace_id, span_id, flags, state, parent_id, parent_remote, parent_flags = fields[:7]
     trace_state = parse_tracestate([state]) if state else None
     context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags), trace_state=trace_state)
     parent = None
@@ -204,9 +219,14 @@ def _scope(fields: tuple[str, str | None, str | None] | None) -> Instrumentation
     return None if fields is None else InstrumentationScope(*fields)
 
 
-def _ended(record: tuple[Any, ...], resource: Resource) -> ReadableSpan:
-    context, parent = _context(record)
-    (name, kind, start, attributes, scope, end, events, links, code, description, own_resource) = record[8:19]
+def _ended(
+    begun: tuple[Any, ...], scope: tuple[str, str | None, str | None] | None, tail: tuple[Any, ...], resource: Resource
+) -> ReadableSpan:
+    """An ended span from who it is and when it began (a START's or a SPAN's fields 1 to 10), its scope, and how it
+    ended (an END's fields 2 to 9, a SPAN's 12 to 19: its name again, a span may be renamed)."""
+    context, parent = _context(begun)
+    kind, start = begun[8:10]
+    name, end, attributes, events, links, code, description, own_resource = tail
     return ReadableSpan(
         name=name,
         context=context,
@@ -224,7 +244,7 @@ def _ended(record: tuple[Any, ...], resource: Resource) -> ReadableSpan:
 
 
 def _cut_short(record: tuple[Any, ...], resource: Resource, last_alive_ns: int, pid: int) -> ReadableSpan:
-    context, parent = _context(record)
+    context, parent = _context(record[1:8])
     name, kind, start, attributes, scope = record[8:13]
     return ReadableSpan(
         name=name,

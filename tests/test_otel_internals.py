@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from types import MappingProxyType
 
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shoptrace.otel_internals import attribute_dict, export_and_let_go, unchecked_trace_state
+from shoptrace.otel_internals import attribute_dict, events_and_links, export_and_let_go, unchecked_trace_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -228,3 +229,24 @@ def test_attribute_dict_copies_what_is_not_an_sdk_spans_own_storage() -> None:
     span = ReadableSpan(name="rebuilt", attributes={"k": "v"})
     assert attribute_dict(span) == {"k": "v"}
     assert ReadableSpan(name="bare").attributes == {} and attribute_dict(ReadableSpan(name="bare")) == {}
+
+
+def test_an_ended_sdk_span_keeps_its_events_and_links_in_deques_the_fence_reads_without_a_copy() -> None:
+    # When this fails, the SDK keeps a span's events or links some other way: events_and_links falls back to
+    # the public copies (correct, slower): rewrite it for where they are now.
+    link = trace.Link(SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(1)), {"why": "x"})
+    span = TracerProvider().get_tracer("test").start_span("read", links=[link])
+    span.add_event("e", {"n": 1})
+    span.end()
+    ended: ReadableSpan = span._readable_span()  # what a processor's on_end is given
+    events, links = events_and_links(ended)
+    assert type(events) is deque and type(links) is deque, "BoundedList no longer keeps a deque in _dq"
+    assert list(events) == list(ended.events) and list(links) == list(ended.links)
+    assert attribute_dict(events[0]) == {"n": 1}  # an event's attributes are read the same way as a span's
+    span.add_event("after the end")  # refused: the deque the journal reads no longer changes
+    assert len(events) == 1
+
+
+def test_a_rebuilt_span_gives_its_events_and_links_as_they_were_given() -> None:
+    rebuilt = ReadableSpan(name="rebuilt")
+    assert events_and_links(rebuilt) == ((), ())

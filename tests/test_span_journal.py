@@ -379,3 +379,32 @@ def test_the_resource_is_in_the_header(tmp_path: Path) -> None:
     contents = journal_file.read(tmp_path / "j", 1 << 20)
     assert contents.blob is not None and marshal.loads(contents.blob)[0] == dict(RESOURCE.attributes)
     assert (contents.started_ns, contents.records, contents.skipped_bytes) == (123, [], 0)
+
+
+def test_a_span_renamed_after_its_start_comes_back_with_the_name_it_ended_with(tmp_path: Path) -> None:
+    # The END record holds only what the START lacks; a span's name and attributes may change between the two.
+    journal, path, provider = _journal(tmp_path)
+    span = provider.get_tracer("t").start_span("GET", attributes={"at": "start"})
+    span.update_name("GET /stock/{sku}")
+    span.set_attribute("at", "end")
+    span.end()
+    (back,) = _recover(path).spans
+    assert (back.name, dict(back.attributes or {})) == ("GET /stock/{sku}", {"at": "end"})
+
+
+def test_a_span_open_for_longer_than_a_lap_of_the_ring_is_journaled_whole_at_its_end(tmp_path: Path) -> None:
+    budget = journal_file.MIN_DATA_BYTES
+    journal, path, provider = _journal(tmp_path, budget)
+    tracer = provider.get_tracer("t")
+    long = tracer.start_span("long", attributes={"at": "start"})
+    for i in range(2000):  # far more than the ring: the long span's START goes round
+        short = tracer.start_span(f"s{i}")
+        short.end()
+        journal.delivered([short])  # type: ignore[list-item]
+    assert journal.open_overwritten == 1  # counted: had the process died now, it would not have come back
+    long.end()
+    recovered = _recover(path, budget)
+    assert [(s.name, dict(s.attributes or {}), s.status.status_code) for s in recovered.spans] == [
+        ("long", {"at": "start"}, StatusCode.UNSET)
+    ]
+    assert recovered.unusable_records == 0
