@@ -7,6 +7,11 @@
 # while dependencies are installed and removed again in the same layer.
 FROM debian:bookworm-slim
 
+# /data is where docker-compose.yml mounts each service's volume (inventory's database; both services' span
+# journal in /data/journal, SPAN_JOURNAL_DIR). The services run as APP_UID with a read-only root, so both are
+# made here, owned by APP_UID: Docker copies a folder's owner (and what it holds) into an empty named volume
+# when it is first mounted there, so a new volume is APP_UID's with no chown and no root at run time.
+
 ARG EXTRA_CA_DIR=docker/extra-ca
 ARG APP_UID=10001
 
@@ -18,7 +23,7 @@ RUN apt-get update \
  && python3 -m venv /opt/venv \
  && groupadd --system --gid "${APP_UID}" shoptrace \
  && useradd --system --uid "${APP_UID}" --gid shoptrace --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin shoptrace \
- && install -d -o shoptrace -g shoptrace -m 0750 /data
+ && install -d -o shoptrace -g shoptrace -m 0750 /data /data/journal
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -6,7 +6,8 @@
   the caller gives up (see shoptrace.cancellation);
 * ``fault-kill``: a real crash, not an exception: in the middle of a
   reservation, once its transaction has begun and run a statement, the
-  process sends itself SIGKILL. No handler, no ``finally``, no exporter
+  process sends itself SIGKILL (a container's PID 1 cannot: it calls
+  ``os._exit`` with SIGKILL's status). No handler, no ``finally``, no exporter
   runs; the SERVER span never ends, and what tracing kept only in memory is
   gone (the span journal, shoptrace.span_journal, is what brings it back).
   The caller sees its connection reset; the transaction is rolled back by
@@ -65,3 +66,8 @@ class Faults:
         if sku == KILL_SKU:
             log.warning("simulating a real crash: SIGKILL in the middle of a reservation of %s", sku)
             os.kill(os.getpid(), signal.SIGKILL)
+            # Still here: this process is its PID namespace's init (PID 1 in its container, as on the stack), and the
+            # kernel drops a signal sent to that init from inside the namespace when it has no handler for it, SIGKILL
+            # included. It leaves as abruptly another way: _exit runs no handler, no ``finally``, no atexit, flushes
+            # nothing, and the container ends with the status a SIGKILL gives (128 + 9), which Compose restarts.
+            os._exit(128 + signal.SIGKILL)
