@@ -163,6 +163,11 @@ def add_watch_options(watch: argparse.ArgumentParser) -> None:
     watch.add_argument(
         "--listen", default="127.0.0.1:9466", help="where /metrics, /breaks and /healthz answer, HOST:PORT (default: %(default)s)"
     )
+    watch.add_argument(
+        "--link-base",
+        metavar="URL",
+        help="a trace UI's address (Jaeger's, say): /breaks links URL/trace/ID where the source gives no link, as a file does",
+    )
     when = watch.add_argument_group("when windows are judged")
     when.add_argument("--every", default=f"{w.EVERY_S:g}s", help="time between two ticks (default: %(default)s)")
     when.add_argument(
@@ -217,6 +222,7 @@ def watch_settings(args: argparse.Namespace) -> Any:
         max_held=args.max_held,
         recent=args.recent,
         services=tuple(args.service) if args.service else None,
+        link_base=args.link_base or None,
     )
     if settings.every_s <= 0 or settings.max_window_s <= 0:
         raise argparse.ArgumentTypeError("--every and --max-window must be longer than 0s")

@@ -91,6 +91,8 @@ class Settings:
     recent: int = RECENT
     #: Only the traces touching these services (None: every service).
     services: tuple[str, ...] | None = None
+    #: A trace UI's address: ``/breaks`` links ``{link_base}/trace/{id}`` where the source gives no link (a file).
+    link_base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,13 +295,17 @@ class Watcher:
             b.service,
             b.peer,
             trace_ids,
-            tuple(self.source.link(t) for t in trace_ids),
+            tuple(self._link(t) for t in trace_ids),
             b.evidence,
             started,
             judged_ns,
         )
         with self._lock:
             self._recent.append(seen)
+
+    def _link(self, trace_id: str) -> str | None:
+        base = self.settings.link_base
+        return self.source.link(trace_id) or (f"{base.rstrip('/')}/trace/{trace_id}" if base else None)
 
     # -- the late re-check --------------------------------------------------------------
 
