@@ -70,10 +70,13 @@ $(VENV)/.installed: requirements-test.lock pyproject.toml traceproof/pyproject.t
 	$(PIP) install --quiet --no-deps -e ./traceproof -e .
 	touch $@
 
+# traceproof/requirements.lock is the watcher's image's (traceproof/Dockerfile): traceproof's
+# dependencies and build backend only, at the versions the tests run (-c requirements-test.lock).
 lock: install
 	$(PIP) install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url -o requirements.lock pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore --extra bench -o requirements-test.lock pyproject.toml traceproof/pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --all-build-deps -c requirements-test.lock -o traceproof/requirements.lock traceproof/pyproject.toml
 
 run-inventory: install
 	$(PY) -m inventory
