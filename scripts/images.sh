@@ -146,8 +146,9 @@ ensure_compose() {
 }
 
 # -------------------------------------------------------------- extra CA ----
-# Runs on every machine, not only a stand-in one: the services' own image is
-# always built (`up --build`), and its pip install reaches PyPI the way the host
+# Runs on every machine, not only a stand-in one: the services' own image and
+# the watcher's are always built (`up --build`, both from the checkout's root,
+# both reading docker/extra-ca/), and their pip install reaches PyPI the way the host
 # does, so behind a TLS-intercepting proxy it needs that proxy's CA, which the
 # host keeps with its extra CAs. It writes only docker/extra-ca/ (inside the
 # checkout, ignored by git), and only what changed.
@@ -181,7 +182,8 @@ standin_present() {
 }
 # The fast path: Compose pulls what is missing of the images it cannot build and
 # leaves present ones alone (no registry needed then). debian:bookworm-slim, the
-# services' base, is pulled by `docker compose up --build` itself.
+# base of the two images Compose builds (the services', ./Dockerfile, and the
+# watcher's, traceproof/Dockerfile), is pulled by `docker compose up --build` itself.
 pull_missing() {
   local out
   if out="$(docker compose "${COMPOSE_FILES[@]}" pull --quiet --ignore-buildable --policy missing 2>&1)"; then
@@ -195,7 +197,7 @@ ensure_images() {
   if [ "${FORCE:-0}" != 1 ] && [ "${SKIP_PULL:-0}" != 1 ] && ! standin_present && pull_missing; then
     return
   fi
-  ensure_base   # the services' image is built FROM it, and so are two stand-ins
+  ensure_base   # the services' and the watcher's images are built FROM it, and so are two stand-ins
   ensure_collector
   ensure_jaeger
   ensure_prometheus
