@@ -144,6 +144,11 @@ def recent_breaks(url: str = WATCH_URL) -> list[dict[str, Any]]:
     return breaks
 
 
+def iso_ns(text: str) -> int:
+    """An ISO 8601 time as the watcher writes it (``...Z``) in ns since the epoch."""
+    return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
+
+
 def last_window_end_ns(url: str = WATCH_URL) -> int | None:
     """The end of the latest window the watcher judged, or None while it starts (503) or cannot be reached."""
     try:
@@ -151,7 +156,7 @@ def last_window_end_ns(url: str = WATCH_URL) -> int | None:
     except httpx.HTTPError:
         return None
     end = response.json().get("last_window_end") if response.status_code == 200 else None
-    return round(datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp() * 1e9) if end else None
+    return iso_ns(end) if end else None
 
 
 def wait_judged(t_ns: int, sched: Schedule, late: bool = True) -> None:
