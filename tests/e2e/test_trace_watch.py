@@ -221,12 +221,12 @@ def test_each_broken_pitfall_is_counted_under_its_edge_fires_the_alert_and_the_f
     recent = recent_breaks()
     for run in unbroken:
         assert not [b for b in recent if set(b["trace_ids"]) & set(run.trace_ids)], run.label
-    _, settled = poll(
+    grown, same = poll(
         lambda: grown_by_edge(prometheus_breaks(prometheus, PITFALLS), before),
         lambda g: dict(g) == dict(expected_edges),
         timeout_s=2 * sched.scrape_s,
     )
-    assert dict(grown_by_edge(prometheus_breaks(prometheus, PITFALLS), before)) == dict(expected_edges)
+    assert same, f"grown {dict(grown)}, expected {dict(expected_edges)}"
 
 
 def test_a_restarted_watcher_goes_on_counting_judges_nothing_twice_and_counts_no_break(sched: Schedule) -> None:
