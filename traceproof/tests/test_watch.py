@@ -105,11 +105,17 @@ def _order_missing_its_call(w: Window) -> tuple[Span, Span]:
     return client, served
 
 
-def test_a_lost_parent_that_arrives_before_the_recheck_is_late_not_lost() -> None:
+def _shop_missing_a_call(settings: Settings = SETTINGS) -> tuple[Shop, Span, Span]:
+    """A watcher over a store where one order's CLIENT span has not arrived: (the watcher, that span, inventory's)."""
     w = Window()
-    client, _ = _order_missing_its_call(w)
-    shop = Shop(w)
+    client, served = _order_missing_its_call(w)
+    shop = Shop(w, settings)
     shop.visible.remove(client)
+    return shop, client, served
+
+
+def test_a_lost_parent_that_arrives_before_the_recheck_is_late_not_lost() -> None:
+    shop, client, _ = _shop_missing_a_call()
 
     shop.ticks(1)
     assert shop.value("traceproof_traces_held") == 1
@@ -127,10 +133,7 @@ def test_a_lost_parent_that_arrives_before_the_recheck_is_late_not_lost() -> Non
 
 
 def test_a_lost_parent_that_never_arrives_is_lost_counted_once() -> None:
-    w = Window()
-    client, served = _order_missing_its_call(w)
-    shop = Shop(w)
-    shop.visible.remove(client)
+    shop, client, served = _shop_missing_a_call()
 
     shop.ticks(20)
 
@@ -143,10 +146,7 @@ def test_a_lost_parent_that_never_arrives_is_lost_counted_once() -> None:
 
 
 def test_beyond_max_held_a_lost_parent_is_refused_and_counted_neither_lost_nor_late() -> None:
-    w = Window()
-    client, _ = _order_missing_its_call(w)
-    shop = Shop(w, Settings(every_s=10, settle_s=30, late_after_s=60, context_s=10, max_held=0))
-    shop.visible.remove(client)
+    shop, client, _ = _shop_missing_a_call(Settings(every_s=10, settle_s=30, late_after_s=60, context_s=10, max_held=0))
 
     shop.ticks(20)
 
@@ -265,10 +265,7 @@ def test_run_ticks_every_period_on_the_clock_it_is_given() -> None:
 
 
 def test_a_trace_gone_from_the_store_by_the_recheck_is_judged_on_what_was_read_first() -> None:
-    w = Window()
-    client, served = _order_missing_its_call(w)
-    shop = Shop(w)
-    shop.visible.remove(client)
+    shop, client, served = _shop_missing_a_call()
     shop.ticks(1)
     shop.visible = [s for s in shop.visible if s.trace_id != served.trace_id]  # expired from the store meanwhile
 

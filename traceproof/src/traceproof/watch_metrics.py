@@ -31,50 +31,49 @@ class WatchMetrics:
         self._series: set[tuple[str, tuple[str, ...]]] = set()
         self._peaks = {"spans": 0, "traces": 0}
         r = self.registry
-        self.traces_judged = Counter(
-            "traceproof_traces_judged", "Traces judged, by the service of the trace's root span", ["service"], registry=r
+
+        def counter(name: str, documentation: str, *labels: str) -> Counter:
+            return Counter(name, documentation, labels, registry=r)
+
+        self.traces_judged = counter(
+            "traceproof_traces_judged", "Traces judged, by the service of the trace's root span", "service"
         )
-        self.breaks = Counter(
+        self.breaks = counter(
             "traceproof_breaks",
             "Breaks found, by the doctor's kind, the service where the fix belongs and the other service of the edge",
-            ["kind", "service", "peer"],
-            registry=r,
+            "kind",
+            "service",
+            "peer",
         )
-        self.spans_lost = Counter(
+        self.spans_lost = counter(
             "traceproof_spans_lost",
             "Parent spans still missing at the re-check after --late-after: lost by the pipeline (service of the orphans)",
-            ["service"],
-            registry=r,
+            "service",
         )
-        self.parents_late = Counter(
+        self.parents_late = counter(
             "traceproof_parents_late",
             "Parent spans missing at the first judgement that arrived before the re-check: late, not lost",
-            ["service"],
-            registry=r,
+            "service",
         )
-        self.series_refused = Counter(
+        self.series_refused = counter(
             "traceproof_series_refused",
             "Counts not recorded because their label set would pass --max-series, by metric",
-            ["metric"],
-            registry=r,
+            "metric",
         )
-        self.windows_judged = Counter("traceproof_windows_judged", "Windows read and judged", registry=r)
-        self.windows_failed = Counter(
+        self.windows_judged = counter("traceproof_windows_judged", "Windows read and judged")
+        self.windows_failed = counter(
             "traceproof_windows_failed",
             "Windows the source could not read (retried next tick) or the rules could not judge (skipped), by error",
-            ["reason"],
-            registry=r,
+            "reason",
         )
-        self.rechecks_failed = Counter(
+        self.rechecks_failed = counter(
             "traceproof_rechecks_failed",
             "Re-checks of lost parents the source could not read (retried next tick), by error",
-            ["reason"],
-            registry=r,
+            "reason",
         )
-        self.held_refused = Counter(
+        self.held_refused = counter(
             "traceproof_held_refused",
             "Traces with a lost parent not held for the re-check because --max-held traces were held: neither lost nor late",
-            registry=r,
         )
         self.lag = Gauge("traceproof_lag_seconds", "How far behind real time the end of the latest judged window is", registry=r)
         self.spans_held = Gauge(
