@@ -105,7 +105,7 @@ def test_the_command_line_takes_its_options_and_says_what_is_wrong(capsys: pytes
 def test_the_command_serves_what_it_judges_from_the_collectors_file(tmp_path: Path) -> None:
     w = broken_shop()
     file = tmp_path / "traces.jsonl"
-    file.write_text("".join(json.dumps(otlp_json([s])["result"]) + "\n" for s in w.spans))
+    file.write_text("".join(json.dumps(otlp_json([s])["result"]) + "\n" for s in w.spans) + "not json\n")
     args = parse_args(["watch", "--otlp-file", str(file), "--listen", "127.0.0.1:0"])
     clock = [ns(0) + 30 * 10**9]
     address: list[str] = []
@@ -120,6 +120,7 @@ def test_the_command_serves_what_it_judges_from_the_collectors_file(tmp_path: Pa
 
     assert code == 0
     assert 'traceproof_breaks_total{kind="not_propagated",peer="inventory",service="checkout"} 1.0' in scraped[0]
+    assert "traceproof_lines_skipped_total 1.0" in scraped[0]  # the file tailed, its bad line skipped and counted
 
 
 def test_link_base_links_breaks_where_the_source_gives_no_link_and_never_over_one() -> None:

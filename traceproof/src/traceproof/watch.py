@@ -94,6 +94,13 @@ class Settings:
     #: A trace UI's address: ``/breaks`` links ``{link_base}/trace/{id}`` where the source gives no link (a file).
     link_base: str | None = None
 
+    @property
+    def retention_s(self) -> float:
+        """How long spans held in memory (:class:`~traceproof.file_tail.OtlpFileTail`) are kept after their trace's
+        latest end: the oldest start a window or a re-check may still read is settle, late-after (and the tick it
+        waits for), the longest window and its context ago."""
+        return self.settle_s + self.late_after_s + self.every_s + self.max_window_s + self.context_s
+
 
 @dataclass(frozen=True)
 class SeenBreak:
@@ -247,6 +254,7 @@ class Watcher:
         services = list(self.settings.services) if self.settings.services is not None else None
         window = self.source.window(start_ns - _ns(self.settings.context_s), end_ns, services)
         self.metrics.read(window.span_count)
+        self.metrics.source_counts(self.source)
         return window.traces
 
     def _judge(self, start_ns: int, end_ns: int) -> None:
