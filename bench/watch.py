@@ -274,18 +274,22 @@ def tree_cpu_s(pid: int) -> float:
     return process_cpu_s(pid) + sum(tree_cpu_s(int(child)) for child in children)
 
 
-def phase(name: str, pids: dict[str, int]) -> dict[str, Any]:
+def phase(way: str, pids: dict[str, int]) -> dict[str, Any]:
     """The cores ``pids`` spent over PHASE_S (pacing the measurement: a fixed span of time is what is measured)."""
     before, began = {n: tree_cpu_s(p) for n, p in pids.items()}, time.monotonic()
     time.sleep(PHASE_S)
     wall_s = time.monotonic() - began
     cores = {n: round((tree_cpu_s(p) - before[n]) / wall_s, 3) for n, p in pids.items()}
-    say(f"  {name}: " + ", ".join(f"{n} {c:.3f} cores" for n, c in cores.items()))
-    return {"phase": name, "seconds": round(wall_s, 1), "cores": cores}
+    say(f"  {WAYS[way]}: " + ", ".join(f"{n} {c:.3f} cores" for n, c in cores.items()))
+    return {"way": way, "phase": WAYS[way], "seconds": round(wall_s, 1), "cores": cores}
 
 
-#: The three ways of Jaeger's load, each measured once a round.
-WAYS = ("no watcher", "the stack's watcher (the Collector's file)", "a watcher reading Jaeger's API")
+#: The three ways of Jaeger's load, each measured once a round: a short key (the results'), what it is.
+WAYS = {
+    "none": "no watcher",
+    "file": "the stack's watcher (the Collector's file)",
+    "api": "a watcher reading Jaeger's API",
+}
 
 
 def jaeger_load(work: Path) -> dict[str, Any]:
@@ -305,20 +309,20 @@ def jaeger_load(work: Path) -> dict[str, Any]:
         time.sleep(SCHEDULE.settle_s + SCHEDULE.context_s)  # the load fills a window before anything is measured
         pids = {"jaeger": _pid("jaeger"), "otel-collector": _pid("otel-collector")}
         for _ in range(ROUNDS):
-            phases.append(phase(WAYS[0], pids))
+            phases.append(phase("none", pids))
             _compose("start", "trace-watch")
             first_tick(STACK_WATCHER_PORT)  # its backlog read (the file since the volume began) is not what is measured
-            phases.append(phase(WAYS[1], {**pids, "trace-watch": _pid("trace-watch")}))
+            phases.append(phase("file", {**pids, "trace-watch": _pid("trace-watch")}))
             _compose("stop", "trace-watch")
             with watcher(["--jaeger", JAEGER_URL], MAX_SPANS, work / "watch-jaeger.log") as (child, port):
                 first_tick(port)
-                phases.append(phase(WAYS[2], {**pids, "trace-watch": child.pid}))
+                phases.append(phase("api", {**pids, "trace-watch": child.pid}))
     finally:
         stop.set()
         load.join()
         _compose("start", "trace-watch")
     least = {
-        way: {name: min(p["cores"][name] for p in phases if p["phase"] == way) for name in phases[i]["cores"]}
+        way: {name: min(p["cores"][name] for p in phases if p["way"] == way) for name in phases[i]["cores"]}
         for i, way in enumerate(WAYS)
     }
     return {"orders_per_s": LOAD_RATE, "phases": phases, "least": least}
@@ -398,6 +402,7 @@ def main() -> int:
         "live_s": LIVE_S,
         "rates": found,
         "highest_kept_up": best,
+        "first_not_kept_up": next((r for r in found if not r["kept_up"]), None),
         "bytes_per_span_held": bytes_per_span(found[0], best),
         "at_100k_spans_per_s": on_paper(best, bytes_per_span(found[0], best)),
         "jaeger_load": jaeger,

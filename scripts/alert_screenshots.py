@@ -40,6 +40,12 @@ def pitfalls() -> None:
     subprocess.run([sys.executable, "-m", "examples.pitfalls"], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
+def counted() -> float:
+    """Every break the watcher counted, as Prometheus last scraped it."""
+    result = httpx.get(f"{PROMETHEUS_URL}/api/v1/query", params={"query": f"sum({EXPR})"}, timeout=10).json()
+    return sum(float(r["value"][1]) for r in result["data"]["result"])
+
+
 def firing_edges() -> set[tuple[str, str, str]]:
     alerts = httpx.get(f"{PROMETHEUS_URL}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
     return {
@@ -55,16 +61,12 @@ def main() -> None:
     out: Path = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
 
-    pitfalls()
-    # A second run once the first one's breaks are counted: the graph shows each edge step up twice.
-    counted = poll(
-        lambda: httpx.get(f"{PROMETHEUS_URL}/api/v1/query", params={"query": EXPR}, timeout=10).json(),
-        lambda r: bool(r["data"]["result"]),
-        timeout_s=FIRING_WITHIN_S,
-    )[1]
-    if not counted:
-        raise SystemExit(f"no break counted in Prometheus {FIRING_WITHIN_S} s after the pitfalls ran")
-    pitfalls()
+    for run in (1, 2):  # two runs, each once the last is counted: the graph shows each edge step up twice
+        before = counted()
+        pitfalls()
+        _, grown = poll(counted, lambda n, before=before: n > before, timeout_s=FIRING_WITHIN_S)
+        if not grown:
+            raise SystemExit(f"run {run}: no break counted in Prometheus {FIRING_WITHIN_S} s after the pitfalls ran")
     edges, fired = poll(firing_edges, lambda e: len(e) >= 4, timeout_s=FIRING_WITHIN_S, interval_s=5)
     if not fired:
         raise SystemExit(f"TraceBreaks fired for {sorted(edges)} only, {FIRING_WITHIN_S} s after the pitfalls ran")
@@ -72,7 +74,8 @@ def main() -> None:
     with chromium() as browser:
         # Taller than the UI tests' pages: the graph's legend holds an entry per edge.
         page = browser.new_page(viewport={"width": VIEWPORT["width"], "height": 1100})
-        query = urlencode({"g0.expr": EXPR, "g0.tab": "graph", "g0.range_input": "10m"})
+        # Stacked: edges with the same counts would hide one another as lines.
+        query = urlencode({"g0.expr": EXPR, "g0.tab": "graph", "g0.range_input": "5m", "g0.display_mode": "stacked"})
         page.goto(f"{PROMETHEUS_URL}/query?{query}")
         # The page polls as it runs (never idle): wait for what is pictured, the legend of a pitfall's edge.
         page.get_by_text("pitfalls-mailer").first.wait_for()
