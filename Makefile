@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: help install lock run-inventory run-checkout test test-services \
         images up up-scale test-scale down logs e2e drills check-containers clean trace load pitfalls \
-        bench bench-smoke bench-doctor bench-one-host bench-scale bench-scale-smoke browser screenshots w3c lint doctor
+        bench bench-smoke bench-doctor bench-watch bench-one-host bench-scale bench-scale-smoke browser screenshots w3c lint doctor
 
 # What `make test` runs, in this order: the checks that need no stack...
 TEST_BEFORE_STACK := lint test-services check-containers
@@ -43,8 +43,9 @@ help:
 	@echo "  make check-containers  docker compose config -q (both files) and hadolint on every Dockerfile (no stack)"
 	@echo "  make e2e            the end-to-end tests against the running stack, the Jaeger UI's in Chromium included"
 	@echo "  make drills         fault drills under load against the running stack (bench/results/drills.json)"
-	@echo "  make bench-smoke    make bench, bench-doctor and bench-one-host, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
+	@echo "  make bench-smoke    make bench, bench-doctor, bench-one-host and bench-watch, a few seconds a step, to keep them working (bench/results/*smoke.*; asserts nothing on speed)"
 	@echo "  make bench-doctor   the doctor over 10,000 orders' traces: time and peak memory (bench/results/doctor.json)"
+	@echo "  make bench-watch    traceproof watch: the span rate it keeps up with, CPU, memory, lag, Jaeger's load (bench/results/watch.json)"
 	@echo "  make bench-one-host the doctor when every call comes from one address: precision and recall (no stack)"
 	@echo "  make up-scale       the stack with GATEWAYS (3) tail-sampling gateway Collectors behind the agent (docs/scaling.md)"
 	@echo "  make test-scale     the gateway tier's tests against the running up-scale stack (sampling, a gateway killed)"
@@ -70,10 +71,13 @@ $(VENV)/.installed: requirements-test.lock pyproject.toml traceproof/pyproject.t
 	$(PIP) install --quiet --no-deps -e ./traceproof -e .
 	touch $@
 
+# traceproof/requirements.lock is the watcher's image's (traceproof/Dockerfile): traceproof's
+# dependencies and build backend only, at the versions the tests run (-c requirements-test.lock).
 lock: install
 	$(PIP) install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url -o requirements.lock pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra test --extra explore --extra bench -o requirements-test.lock pyproject.toml traceproof/pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --all-build-deps -c requirements-test.lock -o traceproof/requirements.lock traceproof/pyproject.toml
 
 run-inventory: install
 	$(PY) -m inventory
@@ -128,9 +132,11 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-liberation >/dev/null; }
 
-# The Jaeger UI pictures of the README's quick start and docs/walkthrough.md, from a real run (docs/img/*.png).
+# The pictures in docs/img, from a real run: the Jaeger UI's (README's quick start, docs/walkthrough.md),
+# then Prometheus's graph of breaks per edge and its alerts page during the pitfalls (docs/doctor.md).
 screenshots: install browser up
 	$(PY) -m scripts.screenshots docs/img
+	$(PY) -m scripts.alert_screenshots docs/img
 
 # Fault drills under load against the running stack; figures to bench/results/drills.json.
 drills: install
@@ -182,6 +188,7 @@ bench-smoke: install up
 	BENCH_SMOKE=1 $(PY) -m bench
 	BENCH_SMOKE=1 $(PY) -m bench.doctor
 	BENCH_SMOKE=1 $(PY) -m bench.one_host
+	BENCH_SMOKE=1 $(PY) -m bench.watch
 
 # The doctor on one host: a bare client's breaks among direct calls from the same
 # address, precision and recall (bench/results/doctor-one-host.json, docs/doctor.md).
@@ -193,6 +200,12 @@ bench-one-host: install
 # for a quarter, a half and all of it (bench/results/doctor.json, docs/doctor.md).
 bench-doctor: install up
 	$(PY) -m bench.doctor
+	$(FIGURES)
+
+# traceproof watch: the highest span rate one watcher keeps up with, its CPU per span,
+# memory and lag, and Jaeger's CPU with and without it (bench/results/watch.json, docs/doctor.md).
+bench-watch: install up
+	$(PY) -m bench.watch
 	$(FIGURES)
 
 # The gateway tier's throughput (docs/scaling.md): synthetic traces through 1 and GATEWAYS

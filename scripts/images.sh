@@ -18,7 +18,8 @@
 #            file that is already there
 #   images   an image can neither be found nor pulled (no container registry): a
 #            stand-in built under the EXACT pinned name (a debootstrap base, Go
-#            builds; docker/README.md says how each differs from the official one)
+#            builds, Jaeger's and Prometheus's web UIs built with npm/pnpm;
+#            docker/README.md says how each differs from the official one)
 # Work already done is skipped.
 #
 # Usage: scripts/images.sh [STEP...]
@@ -33,8 +34,8 @@
 #                            default /usr/local/share/ca-certificates, "" = none
 #   SHOPTRACE_STATE          state folder (dockerd pid/log, each step's log),
 #                            default /tmp/shoptrace; made only when a step runs
-#   XDG_CACHE_HOME           the Compose install and Go tools are cached in
-#                            $XDG_CACHE_HOME/shoptrace (default ~/.cache)
+#   XDG_CACHE_HOME           the Compose install, Go tools, pnpm and its store
+#                            are cached in $XDG_CACHE_HOME/shoptrace (default ~/.cache)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -146,8 +147,9 @@ ensure_compose() {
 }
 
 # -------------------------------------------------------------- extra CA ----
-# Runs on every machine, not only a stand-in one: the services' own image is
-# always built (`up --build`), and its pip install reaches PyPI the way the host
+# Runs on every machine, not only a stand-in one: the services' own image and
+# the watcher's are always built (`up --build`, both from the checkout's root,
+# both reading docker/extra-ca/), and their pip install reaches PyPI the way the host
 # does, so behind a TLS-intercepting proxy it needs that proxy's CA, which the
 # host keeps with its extra CAs. It writes only docker/extra-ca/ (inside the
 # checkout, ignored by git), and only what changed.
@@ -181,7 +183,8 @@ standin_present() {
 }
 # The fast path: Compose pulls what is missing of the images it cannot build and
 # leaves present ones alone (no registry needed then). debian:bookworm-slim, the
-# services' base, is pulled by `docker compose up --build` itself.
+# base of the two images Compose builds (the services', ./Dockerfile, and the
+# watcher's, traceproof/Dockerfile), is pulled by `docker compose up --build` itself.
 pull_missing() {
   local out
   if out="$(docker compose "${COMPOSE_FILES[@]}" pull --quiet --ignore-buildable --policy missing 2>&1)"; then
@@ -195,7 +198,7 @@ ensure_images() {
   if [ "${FORCE:-0}" != 1 ] && [ "${SKIP_PULL:-0}" != 1 ] && ! standin_present && pull_missing; then
     return
   fi
-  ensure_base   # the services' image is built FROM it, and so are two stand-ins
+  ensure_base   # the services' and the watcher's images are built FROM it, and so are two stand-ins
   ensure_collector
   ensure_jaeger
   ensure_prometheus
@@ -368,25 +371,126 @@ ensure_jaeger() {
 # Prometheus 3.X.Y is tagged v0.3XX.Y in the Go module github.com/prometheus/prometheus
 # (3.16.0 is v0.316.0); the module's VERSION file says which release it is.
 prometheus_module_version() { module_version "${PROMETHEUS_IMAGE##*:v}" 0 300; }
-build_prometheus() {
-  local modver ver moddir
+# The web UI is built as the release builds it (Makefile: assets, assets-compress,
+# then promu's `-tags netgo,builtinassets`), from the module's own web/ui sources
+# and its pnpm-lock.yaml, with packages from the npm registry. pnpm: the release's
+# CI installs the newest pnpm below 13 (pnpm/action-setup `version: "<13.0.0"`);
+# 12.17.0 was that on the day 3.16.0 was tagged. It is a native binary, so the
+# host's Node 20 only runs the build (the module's .nvmrc, 24.x, is a minimum
+# that check-node-version.sh only warns about; Vite 8 runs on 20.19+).
+PROM_PNPM_VERSION="12.17.0"
+PROM_PNPM="$CACHE/pnpm-$PROM_PNPM_VERSION/node_modules/.bin/pnpm"
+PROM_PNPM_STORE="$CACHE/pnpm-store"
+# Locked packages the npm registry does not serve (404 for the version and its
+# tarball), each as "NAME FROM TO INTEGRITY-OF-TO" (scoped names: the lockfile
+# keys that pnpm quotes, as these matched here): FROM is dropped from the lock
+# and TO pinned by a pnpm override; the install then checks that nothing else
+# moved and that TO is the tarball named here. 3.16.0 locks @mantine/*@9.7.2, and
+# @mantine/code-highlight has no 9.7.x at all; 9.6.2 has the same dependencies
+# (clsx) and is older than the @mantine/core 9.7.2 it runs against (only a peer
+# version warning). It draws the config page's and scrape pools' YAML.
+PROM_UI_REPLACE=(
+  "@mantine/code-highlight 9.7.2 9.6.2 sha512-lEtpNTvLeKB0UKn/f6iH8NKwUtn++Otfg0KCTsIf9ThpSAwkexBTxuo5mDr4UwljalHRIAmFi9otdQ82l6ecYA=="
+)
+# lock_packages LOCKFILE: the lockfile's package keys (name@version), sorted
+lock_packages() { awk '/^packages:/ {p=1; next} /^[^ ]/ {p=0} p && /^  [^ ]/' "$1" | sort; }
+# prometheus_ui SRC: SRC is a writable copy of the module; builds web/ui/static/
+# and web/ui/embed.go in it, as `make assets assets-compress BUILD_UI=mantine`.
+prometheus_ui() {
+  local src="$1" ui="$1/web/ui" r name from to sum n=0
+  if [ ! -x "$PROM_PNPM" ]; then
+    rm -rf "$CACHE/pnpm-$PROM_PNPM_VERSION"; mkdir -p "$CACHE/pnpm-$PROM_PNPM_VERSION"
+    npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+      --prefix "$CACHE/pnpm-$PROM_PNPM_VERSION" "pnpm@$PROM_PNPM_VERSION"
+  fi
+  echo "node $(node --version), pnpm $("$PROM_PNPM" --version)"
+  local want; want="$(lock_packages "$ui/pnpm-lock.yaml")"
+  for r in "${PROM_UI_REPLACE[@]}"; do
+    read -r name from to sum <<<"$r"
+    grep -qF "  '$name@$from':" "$ui/pnpm-lock.yaml" || continue
+    if [ "$n" = 0 ]; then
+      grep -q '^overrides:' "$ui/pnpm-workspace.yaml" \
+        && { echo "web/ui/pnpm-workspace.yaml has overrides already: add $name@$to to them here"; return 1; }
+      echo "overrides:" >>"$ui/pnpm-workspace.yaml"
+    fi
+    echo "  '$name': $to" >>"$ui/pnpm-workspace.yaml"
+    # Drop FROM from the lock (the importers' entry, its package and snapshot
+    # blocks): pnpm checks every locked version against the registry first.
+    awk -v imp="      '$name':" -v key="  '$name@$from" -v q="'" '
+      drop > 0 { drop--; next }
+      $0 == imp { drop = 2; next }
+      index($0, key) == 1 { c = substr($0, length(key) + 1, 1); if (c == q || c == "(") { skip = 1; next } }
+      skip && /^$/ { skip = 0; next }
+      !skip' "$ui/pnpm-lock.yaml" >"$ui/pnpm-lock.yaml.new"
+    mv "$ui/pnpm-lock.yaml.new" "$ui/pnpm-lock.yaml"
+    want="$(sort <<<"${want//"  '$name@$from':"/"  '$name@$to':"}")"
+    echo "lockfile: $name $from (not on the registry) -> $to"
+    n=$((n + 1))
+  done
+  (
+    cd "$ui"
+    export npm_config_update_notifier=false   # pnpm's "Update available" (the pin is deliberate)
+    if [ "$n" = 0 ]; then
+      "$PROM_PNPM" install --frozen-lockfile --store-dir "$PROM_PNPM_STORE"
+    else
+      "$PROM_PNPM" install --no-frozen-lockfile --store-dir "$PROM_PNPM_STORE"
+    fi
+  )
+  # Nothing but the replaced packages may have moved from the module's lockfile.
+  diff <(echo "$want") <(lock_packages "$ui/pnpm-lock.yaml") \
+    || { echo "pnpm resolved other versions than web/ui/pnpm-lock.yaml"; return 1; }
+  for r in "${PROM_UI_REPLACE[@]}"; do
+    read -r name from to sum <<<"$r"
+    grep -qF "  '$name@$to':" "$ui/pnpm-lock.yaml" || continue
+    grep -A1 -F "  '$name@$to':" "$ui/pnpm-lock.yaml" | grep -qF "integrity: $sum}" \
+      || { echo "$name@$to is not the tarball pinned in images.sh"; return 1; }
+  done
+  # Only the Mantine UI (the Makefile's BUILD_UI=mantine): the old React app
+  # (web/ui/react-app, its own pnpm install and lockfile) is served only with
+  # --enable-feature=old-ui, which this stack does not use; building it would
+  # double the work for pages nobody opens. That flag finds no assets here.
+  (cd "$ui" && CI="" PATH="$(dirname "$PROM_PNPM"):$PATH" "$PROM_PNPM" run build:mantine-ui)
+  [ -f "$ui/static/mantine-ui/index.html" ] || { echo "the UI build wrote no static/mantine-ui/index.html"; return 1; }
+  (cd "$src" && bash scripts/compress_assets.sh)
+  echo "web/ui/static: $(find "$ui/static" -name '*.gz' | wc -l) gzipped assets, $(du -sh "$ui/static/mantine-ui" | cut -f1)"
+}
+# prometheus_src: a writable copy of the module in prometheus/build/src, its web UI built.
+prometheus_src() {
+  local modver ver moddir src="$ROOT/prometheus/build/src"
   modver="$(prometheus_module_version)"; ver="${PROMETHEUS_IMAGE##*:v}"
   grep -q "github.com/prometheus/prometheus $modver" "$ROOT/prometheus/go.mod" \
     || { echo "prometheus/go.mod does not require github.com/prometheus/prometheus $modver (for $PROMETHEUS_IMAGE)"; return 1; }
   (cd "$ROOT/prometheus" && go mod download github.com/prometheus/prometheus)
   moddir="$(cd "$ROOT/prometheus" && go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)"
   [ "$(cat "$moddir/VERSION")" = "$ver" ] || { echo "$moddir/VERSION is not $ver"; return 1; }
-  # The release's tags (.promu.yml) but builtinassets: the web UI is built with npm
-  # by the release and is not in the module; the HTTP API does not need it.
-  (cd "$ROOT/prometheus" && CGO_ENABLED=0 go build -trimpath -tags netgo \
+  # The module cache is read-only and the UI is built into the module's own
+  # web/ui, so from a copy (as for Jaeger).
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$moddir" "$src"; chmod -R u+w "$src"
+  prometheus_ui "$src"
+}
+# build_prometheus HASH: the binary with the release's tags (.promu.yml: netgo,
+# builtinassets), from prometheus/go.mod's module graph with the module replaced
+# by the copy that holds the built UI (a scratch copy of go.mod/go.sum, -modfile).
+build_prometheus() {
+  local ver="${PROMETHEUS_IMAGE##*:v}" b="$ROOT/prometheus/build"
+  [ -f "$b/src/web/ui/embed.go" ] || { echo "no built web UI in $b/src"; return 1; }
+  cp "$ROOT/prometheus/go.mod" "$b/go.mod"; cp "$ROOT/prometheus/go.sum" "$b/go.sum"
+  go mod edit -replace "github.com/prometheus/prometheus=$b/src" "$b/go.mod"
+  (cd "$ROOT/prometheus" && CGO_ENABLED=0 go build -modfile "$b/go.mod" -trimpath -tags netgo,builtinassets \
      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Branch=HEAD" \
      -o build/prometheus github.com/prometheus/prometheus/cmd/prometheus)
+  rm -rf "$b/src" "$b/go.mod" "$b/go.sum"
   docker build -q -t "$PROMETHEUS_IMAGE" --label "shoptrace.inputs=$1" "$ROOT/prometheus"
 }
 ensure_prometheus() {
-  local h; h="$(inputs_hash prometheus/go.mod prometheus/go.sum prometheus/Dockerfile)"
+  local h
+  # The UI's build is keyed on the pnpm pin and the lockfile replacements too.
+  h="$(inputs_hash prometheus/go.mod prometheus/go.sum prometheus/Dockerfile)-pnpm$PROM_PNPM_VERSION"
+  h="$h-$(printf '%s\n' "${PROM_UI_REPLACE[@]}" | sha256sum | cut -c1-8)"
   current_or_pulled "$PROMETHEUS_IMAGE" "$h" && return
   ensure_base   # the stand-in is built FROM debian:bookworm-slim
+  step "prometheus web UI $(prometheus_module_version)" prometheus_src
   step "$PROMETHEUS_IMAGE (stand-in)" build_prometheus "$h"
 }
 

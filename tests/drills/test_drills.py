@@ -23,6 +23,9 @@ from tests.conftest import InventoryTimings
 from tests.e2e.conftest import CHECKOUT_URL, INVENTORY_URL, JAEGER_URL, SERVICE_NAMES, compose, quiet_counts
 from tests.support.doctor import doctor
 from tests.support.load import RATE, Load, wait_until
+from tests.support.trace_watch import counts as watch_counts
+from tests.support.trace_watch import recent_breaks, wait_judged
+from tests.support.trace_watch import schedule as watch_schedule
 from traceproof.jaeger import JaegerClient, TraceNotFound, settled
 from traceproof.prometheus import CountKey, PrometheusClient
 from traceproof.wait import poll
@@ -115,6 +118,7 @@ def measure_memory(memory: dict[str, dict[str, float]], point: str) -> None:
 def test_collector_down_for_30_s_costs_no_span_and_no_request(jaeger: JaegerClient, record: dict[str, Any]) -> None:
     expected = spans_per_order(jaeger)
     since = time.time_ns()
+    watched = watch_counts()  # trace-watch's, before (tests/e2e/test_trace_watch.py)
     memory: dict[str, dict[str, float]] = {name: {} for name in SERVICE_NAMES}
     with Load(duration_s=55) as load:
         load.at(9)
@@ -142,6 +146,9 @@ def test_collector_down_for_30_s_costs_no_span_and_no_request(jaeger: JaegerClie
     # The doctor finds nothing: no span lost, no break.
     status, report = doctor(since, time.time_ns(), "--wait", "0s")
     assert report["breaks"] == [] and status == 0, json.dumps(report["breaks"], indent=1)[:3000]
+    # Nor does the watcher, once it has judged the drill's last traces and re-checked their late parents.
+    wait_judged(time.time_ns(), watch_schedule(), late=True)
+    assert watch_counts().breaks_touching(SERVICE_NAMES) == watched.breaks_touching(SERVICE_NAMES), recent_breaks()[:3]
     record["collector_down_30s"] = {
         "orders": len(load.results),
         "p50_before_ms": round(p(before, 50) * 1000, 1),

@@ -14,6 +14,7 @@ PUBLISHED = {
     "otel-collector": {"4317/tcp", "4318/tcp"},
     "jaeger": {"16686/tcp"},
     "prometheus": {"9090/tcp"},
+    "trace-watch": {"9466/tcp"},
 }
 SERVICES = tuple(PUBLISHED)
 

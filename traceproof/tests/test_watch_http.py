@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -104,7 +105,7 @@ def test_the_command_line_takes_its_options_and_says_what_is_wrong(capsys: pytes
 def test_the_command_serves_what_it_judges_from_the_collectors_file(tmp_path: Path) -> None:
     w = broken_shop()
     file = tmp_path / "traces.jsonl"
-    file.write_text("".join(json.dumps(otlp_json([s])["result"]) + "\n" for s in w.spans))
+    file.write_text("".join(json.dumps(otlp_json([s])["result"]) + "\n" for s in w.spans) + "not json\n")
     args = parse_args(["watch", "--otlp-file", str(file), "--listen", "127.0.0.1:0"])
     clock = [ns(0) + 30 * 10**9]
     address: list[str] = []
@@ -119,3 +120,30 @@ def test_the_command_serves_what_it_judges_from_the_collectors_file(tmp_path: Pa
 
     assert code == 0
     assert 'traceproof_breaks_total{kind="not_propagated",peer="inventory",service="checkout"} 1.0' in scraped[0]
+    assert "traceproof_lines_skipped_total 1.0" in scraped[0]  # the file tailed, its bad line skipped and counted
+
+
+def test_link_base_links_breaks_where_the_source_gives_no_link_and_never_over_one() -> None:
+    args = parse_args(["watch", "--otlp-file", "traces/", "--link-base", "http://localhost:16686/"])
+    assert args.settings.link_base == "http://localhost:16686/"
+    assert parse_args(["watch"]).settings.link_base is None
+
+    w = broken_shop()
+    clock = [ns(0) + 30 * 10**9]
+    plain = MemorySource(lambda: list(w.spans))  # a file's or the SDK's spans: no UI of their own
+    linked = MemorySource(lambda: list(w.spans))
+    linked.link = lambda trace_id: f"http://jaeger.example/trace/{trace_id}"  # type: ignore[method-assign]
+    settings = replace(SETTINGS, link_base=args.settings.link_base)
+    found = {}
+    for name, source, given in (("none", plain, SETTINGS), ("base", plain, settings), ("source", linked, settings)):
+        watcher = Watcher(source, WatchMetrics(), given, lambda: clock[0])
+        clock[0] = ns(0) + 40 * 10**9
+        watcher.tick()
+        (found[name],) = [b.as_json() for b in watcher.recent()]
+        clock[0] = ns(0) + 30 * 10**9
+
+    trace_ids = found["base"]["trace_ids"]
+    assert len(trace_ids) == 2
+    assert found["none"]["links"] == [None, None]
+    assert found["base"]["links"] == [f"http://localhost:16686/trace/{t}" for t in trace_ids]
+    assert found["source"]["links"] == [f"http://jaeger.example/trace/{t}" for t in trace_ids]

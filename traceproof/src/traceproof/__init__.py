@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from traceproof.doctor import Diagnosis, diagnose
     from traceproof.errors import SourceError, TraceNotFound, WindowTooLarge
+    from traceproof.file_tail import OtlpFileTail
     from traceproof.jaeger import JaegerClient, JaegerError, JaegerUnreachable
     from traceproof.sources import JaegerSource, MemorySource, OtlpFileSource, TraceSource, open_source
     from traceproof.spans import Event, Span, from_otlp_json, from_sdk
@@ -44,6 +45,7 @@ __all__ = [
     "JaegerUnreachable",
     "MemorySource",
     "OtlpFileSource",
+    "OtlpFileTail",
     "SourceError",
     "Span",
     "Trace",
@@ -68,6 +70,7 @@ _HOME = {
     "SourceError": "errors",
     "TraceNotFound": "errors",
     "WindowTooLarge": "errors",
+    "OtlpFileTail": "file_tail",
     "JaegerClient": "jaeger",
     "JaegerError": "jaeger",
     "JaegerUnreachable": "jaeger",

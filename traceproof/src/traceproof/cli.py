@@ -21,7 +21,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,6 +163,11 @@ def add_watch_options(watch: argparse.ArgumentParser) -> None:
     watch.add_argument(
         "--listen", default="127.0.0.1:9466", help="where /metrics, /breaks and /healthz answer, HOST:PORT (default: %(default)s)"
     )
+    watch.add_argument(
+        "--link-base",
+        metavar="URL",
+        help="a trace UI's address (Jaeger's, say): /breaks links URL/trace/ID where the source gives no link, as a file does",
+    )
     when = watch.add_argument_group("when windows are judged")
     when.add_argument("--every", default=f"{w.EVERY_S:g}s", help="time between two ticks (default: %(default)s)")
     when.add_argument(
@@ -189,7 +194,8 @@ def add_watch_options(watch: argparse.ArgumentParser) -> None:
         "--max-spans",
         type=int,
         default=MAX_SPANS,
-        help="the most spans one read may hold (a window and its context), about 3 KB each (default: %(default)s)",
+        help="the most spans one read of Jaeger may hold (a window and its context), or the tailed --otlp-file holds "
+        "(the oldest traces let go past it), about 3 KB each (default: %(default)s)",
     )
     bounds.add_argument("--page-size", type=int, default=PAGE_SIZE, help="traces asked of Jaeger per call (default: %(default)s)")
     bounds.add_argument(
@@ -217,6 +223,7 @@ def watch_settings(args: argparse.Namespace) -> Any:
         max_held=args.max_held,
         recent=args.recent,
         services=tuple(args.service) if args.service else None,
+        link_base=args.link_base or None,
     )
     if settings.every_s <= 0 or settings.max_window_s <= 0:
         raise argparse.ArgumentTypeError("--every and --max-window must be longer than 0s")
@@ -271,6 +278,7 @@ def watch(
 
     import prometheus_client
 
+    from traceproof.file_tail import OtlpFileTail
     from traceproof.watch import Watcher
     from traceproof.watch_http import serve
     from traceproof.watch_metrics import WatchMetrics
@@ -278,8 +286,14 @@ def watch(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # a _created series per counter: noise
     err = Console(stderr=True, soft_wrap=True)
+    # The Collector's file is tailed: each byte parsed once, the spans held as long as a window may read them.
+    opened: AbstractContextManager[TraceSource] = (
+        nullcontext(OtlpFileTail(args.otlp_file, args.settings.retention_s, args.max_spans, now_ns))
+        if args.otlp_file is not None
+        else source_of(args)
+    )
     try:
-        with source_of(args) as source:
+        with opened as source:
             watcher = Watcher(source, WatchMetrics(args.max_series), args.settings, now_ns)
             try:
                 server = serve(watcher, args.host, args.port)

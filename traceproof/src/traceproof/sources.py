@@ -143,7 +143,7 @@ class OtlpFileSource:
                     if not line.strip() or (containing is not None and containing not in line):
                         continue
                     try:
-                        batch = _traces_data(line)
+                        batch = traces_data(line)
                     except (ValueError, TypeError, AttributeError, KeyError) as exc:
                         if not line.endswith(b"\n"):
                             continue  # the line the exporter is writing now
@@ -188,7 +188,7 @@ class OtlpFileSource:
         return f"the Collector's file {self.path}"
 
 
-def _traces_data(line: bytes) -> dict[str, Any]:
+def traces_data(line: bytes) -> dict[str, Any]:
     """One line as OTLP JSON ``TracesData``, each span with the trace id and start the reading relies on; else an error."""
     batch = json.loads(line)
     if not isinstance(batch, dict) or not isinstance(batch.get("resourceSpans"), list):

@@ -91,6 +91,15 @@ class Settings:
     recent: int = RECENT
     #: Only the traces touching these services (None: every service).
     services: tuple[str, ...] | None = None
+    #: A trace UI's address: ``/breaks`` links ``{link_base}/trace/{id}`` where the source gives no link (a file).
+    link_base: str | None = None
+
+    @property
+    def retention_s(self) -> float:
+        """How long spans held in memory (:class:`~traceproof.file_tail.OtlpFileTail`) are kept after their trace's
+        latest end: the oldest start a window or a re-check may still read is settle, late-after (and the tick it
+        waits for), the longest window and its context ago."""
+        return self.settle_s + self.late_after_s + self.every_s + self.max_window_s + self.context_s
 
 
 @dataclass(frozen=True)
@@ -245,6 +254,7 @@ class Watcher:
         services = list(self.settings.services) if self.settings.services is not None else None
         window = self.source.window(start_ns - _ns(self.settings.context_s), end_ns, services)
         self.metrics.read(window.span_count)
+        self.metrics.source_counts(self.source)
         return window.traces
 
     def _judge(self, start_ns: int, end_ns: int) -> None:
@@ -293,13 +303,17 @@ class Watcher:
             b.service,
             b.peer,
             trace_ids,
-            tuple(self.source.link(t) for t in trace_ids),
+            tuple(self._link(t) for t in trace_ids),
             b.evidence,
             started,
             judged_ns,
         )
         with self._lock:
             self._recent.append(seen)
+
+    def _link(self, trace_id: str) -> str | None:
+        base = self.settings.link_base
+        return self.source.link(trace_id) or (f"{base.rstrip('/')}/trace/{trace_id}" if base else None)
 
     # -- the late re-check --------------------------------------------------------------
 

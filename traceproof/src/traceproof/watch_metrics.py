@@ -75,6 +75,14 @@ class WatchMetrics:
             "traceproof_held_refused",
             "Traces with a lost parent not held for the re-check because --max-held traces were held: neither lost nor late",
         )
+        self.spans_dropped = counter(
+            "traceproof_spans_dropped",
+            "Spans the file tail let go of before their time because --max-spans were held, the earliest-ended traces first",
+        )
+        self.lines_skipped = counter(
+            "traceproof_lines_skipped", "Whole lines of the Collector's files skipped as not OTLP JSON (the file tail's)"
+        )
+        self._source_counts = {"spans_dropped": 0, "lines_skipped": 0}
         self.lag = Gauge("traceproof_lag_seconds", "How far behind real time the end of the latest judged window is", registry=r)
         self.spans_held = Gauge(
             "traceproof_spans_held", "Spans the latest window (or re-check) read held in memory while judged", registry=r
@@ -132,6 +140,14 @@ class WatchMetrics:
         with self._lock:
             self._peaks["spans"] = max(spans, self._peaks["spans"])
             self.spans_held_peak.set(self._peaks["spans"])
+
+    def source_counts(self, source: object) -> None:
+        """What a source counts itself (the file tail's ``spans_dropped`` and ``lines_skipped``), added as it grows."""
+        for name, counter in (("spans_dropped", self.spans_dropped), ("lines_skipped", self.lines_skipped)):
+            value = getattr(source, name, None)
+            if isinstance(value, int) and value > self._source_counts[name]:
+                counter.inc(value - self._source_counts[name])
+                self._source_counts[name] = value
 
     def holding(self, traces: int) -> None:
         self.traces_held.set(traces)
