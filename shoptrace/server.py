@@ -124,15 +124,16 @@ def new_app(
 
 
 def main(service: Service, build: Callable[[Telemetry], FastAPI], public_endpoint: bool = False) -> None:
-    """A service's ``python -m`` entry point: settings, tracing, logging, then its app, served.
+    """A service's ``python -m`` entry point: settings, logging, tracing, then its app, served.
 
     ``public_endpoint``: the callers are not trusted with the trace (see
     :meth:`shoptrace.telemetry.Telemetry.for_untrusted_callers`), so the app is
     served behind the middleware that sets their trace headers aside.
     """
     settings = KitSettings.from_env(service)
+    # Logging first: what tracing's start-up says (a dead run's spans recovered) is a JSON line like the rest.
+    logs.configure(telemetry.service_name(service.name), settings.log_level, settings.log_span_event_level)
     tracing = telemetry.setup(service.name)
-    logs.configure(tracing.service_name, settings.log_level, settings.log_span_event_level)
     app = build(tracing)
     errors.link_traces_to(app, settings.jaeger_ui_url)
     serve(tracing.for_untrusted_callers(app) if public_endpoint else app, service, settings)

@@ -111,6 +111,15 @@ def _resource(default_service_name: str) -> Resource:
     return resource
 
 
+def service_name(default_service_name: str) -> str:
+    """The name this process's spans will carry (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, else the default).
+
+    Logging is configured with it before :func:`setup`, whose own start-up
+    (the span journal's recovery) logs.
+    """
+    return str(_resource(default_service_name).attributes[SERVICE_NAME])
+
+
 #: OTEL_TRACES_EXPORTER's names the kit can build an exporter for.
 KNOWN_EXPORTERS = ("otlp", "console")
 
