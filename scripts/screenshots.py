@@ -5,7 +5,9 @@ stack, waits until Jaeger has its whole trace, and pictures what the walkthrough
 tells a person to look at, with the same page model the UI tests use
 (harness/jaeger_ui.py): the trace view, inventory's span with its
 exception, checkout's span with its log line, the search by ``error=true``, and
-the Monitor tab for inventory after a short load whose mix includes crashes.
+the Monitor tab for inventory after a short load whose mix includes crashes;
+then a real crash (``fault-kill``), its trace once inventory's next run has
+sent the span the kill cut short.
 
     python -m scripts.screenshots docs/img
 """
@@ -45,6 +47,20 @@ def main() -> None:
         raise SystemExit(f"expected the crash's 502 from checkout, got {response.status_code}: {body}")
     JaegerClient(JAEGER_URL).wait_for(body["trace_id"], lambda spans: len(spans) == 3)
 
+    # A real crash (fault-kill: inventory SIGKILLs itself mid-reservation). Its next run sends the span the
+    # kill cut short; checkout's release of the reservation is retried until inventory answers again.
+    killed = httpx.post(f"{CHECKOUT_URL}/checkout", json={"sku": "fault-kill"}, timeout=10)
+    kill_body = killed.json()
+    if killed.status_code != 503:
+        raise SystemExit(f"expected fault-kill's 503 from checkout, got {killed.status_code}: {kill_body}")
+    JaegerClient(JAEGER_URL).wait_for(
+        kill_body["trace_id"],
+        lambda spans: (
+            {"POST /reservations", "DELETE /reservations/{reservation_id}"} <= {s.name for s in spans if s.service == "inventory"}
+        ),
+        timeout_s=120,  # inventory's restart (Docker's, then its health check) and its journal's recovery first
+    )
+
     with chromium() as browser:
         page = browser.new_page(viewport=VIEWPORT)
         ui = JaegerUI(page, JAEGER_URL)
@@ -71,7 +87,13 @@ def main() -> None:
         monitor.over_the_last("Last 5 minutes")
         page.mouse.move(VIEWPORT["width"] - 10, VIEWPORT["height"] - 10)  # no tooltip over the graphs
         page.screenshot(path=out / "monitor.png")
-    for name in ("trace-view.png", "span-exception.png", "span-log-line.png", "search.png", "monitor.png"):
+
+        view = ui.open_trace(kill_body["trace_url"])
+        view.open_span("inventory", "POST /reservations")
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1040})
+        page.screenshot(path=out / "trace-kill.png")
+        page.set_viewport_size(VIEWPORT)
+    for name in ("trace-view.png", "span-exception.png", "span-log-line.png", "search.png", "monitor.png", "trace-kill.png"):
         print(out / name)
     print(f"trace {body['trace_id']}: {body['trace_url']}")
 
