@@ -176,11 +176,13 @@ def one_rate(smp: Sample, copies: int, work: Path) -> dict[str, Any]:
     # catch-up after it (a few ticks).
     budget_s = 6 * SCHEDULE.every_s + held * 200e-6 + 60
     now = time.time_ns()
+    # Writing on through the catch-up and LIVE_S, however long the catch-up took within its budget.
+    writing_until = now + round((budget_s + LIVE_S + 10) * 1e9)
     ctx = get_context("fork")
     ready = ctx.Event()
     writer = ctx.Process(
         target=_replay,
-        args=(smp, copies, folder / "traces.jsonl", now - round(SCHEDULE.retention_s * 1e9), now + round(budget_s * 1e9), ready),
+        args=(smp, copies, folder / "traces.jsonl", now - round(SCHEDULE.retention_s * 1e9), writing_until, ready),
     )
     writer.start()
     try:
