@@ -34,7 +34,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -57,6 +55,7 @@ from bench.replay import Replay, Sample, sample
 from bench.services import ROOT, process_cpu_s
 from explore.load import DEFAULT_MIX, parse_mix, run
 from harness.containers import container_field
+from harness.processes import NotHealthy, free_port, wait_healthy
 from traceproof import watch as w
 from traceproof.wait import poll
 from traceproof.window import MAX_SPANS
@@ -77,40 +76,23 @@ SEED = 27
 STACK_WATCHER_PORT = 9466
 
 
-@dataclass(frozen=True)
-class Schedule:
-    every_s: float
-    settle_s: float
-    late_after_s: float
-    context_s: float
-    max_window_s: float
-
-    @property
-    def retention_s(self) -> float:
-        return w.Settings(self.every_s, self.settle_s, self.late_after_s, self.context_s, self.max_window_s).retention_s
-
-    def options(self) -> list[str]:
-        return [
-            f"--every={self.every_s:g}s",
-            f"--settle={self.settle_s:g}s",
-            f"--late-after={self.late_after_s:g}s",
-            f"--context={self.context_s:g}s",
-            f"--max-window={self.max_window_s:g}s",
-        ]
-
-
 #: The stack's schedule (docker-compose.yml's trace-watch: the watcher's defaults); a short one for the smoke.
-SCHEDULE = Schedule(2, 4, 6, 2, 4) if SMOKE else Schedule(w.EVERY_S, w.SETTLE_S, w.LATE_AFTER_S, w.CONTEXT_S, w.MAX_WINDOW_S)
+SCHEDULE = w.Settings(every_s=2, settle_s=4, late_after_s=6, context_s=2, max_window_s=4) if SMOKE else w.Settings()
+
+
+def schedule_options(settings: w.Settings) -> list[str]:
+    """``traceproof watch``'s options for ``settings``' schedule."""
+    return [
+        f"--every={settings.every_s:g}s",
+        f"--settle={settings.settle_s:g}s",
+        f"--late-after={settings.late_after_s:g}s",
+        f"--context={settings.context_s:g}s",
+        f"--max-window={settings.max_window_s:g}s",
+    ]
 
 
 def say(text: str) -> None:
     print(f"[bench-watch {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def gauges(port: int) -> dict[str, float]:
@@ -131,23 +113,18 @@ def rss_mb(pid: int) -> dict[str, float]:
 
 @contextmanager
 def watcher(source: list[str], max_spans: int, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``python -m traceproof watch`` on ``source`` with the schedule; its process and port, once /healthz answers."""
+    """``python -m traceproof watch`` on ``source`` with the schedule; its process and port, once /healthz answers
+    (a window tried: the first tick)."""
     port = free_port()
     command = [sys.executable, "-m", "traceproof", "watch", *source, f"--listen=127.0.0.1:{port}"]
-    command += [*SCHEDULE.options(), f"--max-spans={max_spans}"]
+    command += [*schedule_options(SCHEDULE), f"--max-spans={max_spans}"]
     with log.open("ab") as out:
         child = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return child.poll() is not None  # exited: the check after the poll says so
-
-        poll(healthy, bool, timeout_s=60)
-        if child.poll() is not None:
-            raise RuntimeError(f"the watcher exited {child.returncode}: {log.read_text()[-2000:]}")
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", timeout_s=2 * SCHEDULE.every_s + 60, process=child)
+        except NotHealthy as exc:
+            raise RuntimeError(f"the watcher {exc}: {log.read_text()[-2000:]}") from None
         yield child, port
     finally:
         child.terminate()
@@ -399,7 +376,14 @@ def main() -> int:
     best = kept[-1] if kept else None
     results = {
         "machine": machine(),
-        "schedule": {**SCHEDULE.__dict__, "retention_s": SCHEDULE.retention_s},
+        "schedule": {
+            "every_s": SCHEDULE.every_s,
+            "settle_s": SCHEDULE.settle_s,
+            "late_after_s": SCHEDULE.late_after_s,
+            "context_s": SCHEDULE.context_s,
+            "max_window_s": SCHEDULE.max_window_s,
+            "retention_s": SCHEDULE.retention_s,
+        },
         "sample": {"traces": smp.trace_ids, "spans": smp.spans, "spans_per_s": round(smp.spans_per_s), "mix": DEFAULT_MIX},
         "live_s": LIVE_S,
         "rates": found,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,13 @@ class DidNotExit(RuntimeError):
 def clean_environ() -> dict[str, str]:
     """This process's environment without any service's own variables (SERVICE_ENV_PREFIXES)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 free now (the kernel's pick), for a process started next."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_healthy(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:

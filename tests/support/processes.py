@@ -8,20 +8,13 @@ holding nothing but JSON lines.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Protocol
 
-from harness.processes import ROOT, ServiceProcess, parse_log_lines
+from harness.processes import ROOT, ServiceProcess, free_port, parse_log_lines
 
 __all__ = ["ROOT", "TEST_JAEGER_UI_URL", "ServiceProcess", "ServiceUnderTest", "free_port", "parse_log_lines", "service_env"]
 
 TEST_JAEGER_UI_URL = "http://jaeger.test:16686"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServiceUnderTest(Protocol):
