@@ -28,7 +28,7 @@ def print_table(results: dict[str, Any]) -> None:
         for variant, cell in per_variant.items():
             lat = cell["latency_ms"]
             print(
-                f"{step:<15} {variant:<10} {cell['rps']:8.1f} req/s   "
+                f"{step:<15} {variant:<17} {cell['rps']:8.1f} req/s   "
                 f"p50 {lat['p50']:7.2f}  p99 {lat['p99']:7.2f}  p99.9 {lat['p99_9']:7.2f} ms"
             )
     for name, value in results["summary"]["ratios"].items():

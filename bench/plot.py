@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bench.summary import LATENCIES  # noqa: E402
 
-COLOURS = {"untraced": "#9e9e9e", "traced": "#1f77b4", "zero-code": "#ff7f0e"}
+COLOURS = {"untraced": "#9e9e9e", "traced-no-journal": "#17becf", "traced": "#1f77b4", "zero-code": "#ff7f0e"}
 TITLES = {
     "checkout": "checkout flat out (8 connections)",
     "inventory": "inventory alone flat out",

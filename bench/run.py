@@ -2,7 +2,7 @@
 
 0. ``docker compose down`` then ``docker compose up --wait`` on the built images, timed (BENCH_COMPOSE_UP);
 1. the fixed, moderate rate: half of what traced checkout sustains (unless BENCH_FIXED_RATE);
-2. rounds of interleaved variants (traced, untraced, zero-code; a new order each round), each
+2. rounds of interleaved variants (traced, untraced, zero-code, traced-no-journal; a new order each round), each
    a fresh pair of processes: checkout flat out, inventory alone flat out, checkout at the fixed rate;
    CPU time of each service and of the Collector and Jaeger, RSS after the load;
 3. one traced pair: the spans one good checkout makes (read from one trace), how soon after the

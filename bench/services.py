@@ -22,7 +22,7 @@ from harness.processes import ROOT, ServiceProcess
 __all__ = ["ROOT", "VARIANTS", "Endpoints", "Pair", "process_cpu_s", "rss_mb", "running_pair"]
 
 #: What each variant adds to the environment (and, for zero-code, in front of the command).
-VARIANTS = ("traced", "untraced", "zero-code")
+VARIANTS = ("traced", "untraced", "zero-code", "traced-no-journal")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ def _variant_env(variant: str, endpoints: Endpoints) -> tuple[list[str], dict[st
     """The command prefix and the environment of one variant."""
     if variant == "traced":
         return [], {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoints.otlp_endpoint}
+    if variant == "traced-no-journal":
+        # Traced as shipped but without the span journal (shoptrace.span_journal): its cost, A/B in one round.
+        return [], {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoints.otlp_endpoint, "SPAN_JOURNAL_MB": "0"}
     if variant == "untraced":
         return [], {"OTEL_SDK_DISABLED": "true"}
     if variant == "zero-code":

@@ -50,6 +50,12 @@ def summarize(runs: list[dict[str, Any]], variants: tuple[str, ...]) -> dict[str
         "inventory_rps_traced_vs_zero_code": _ratio(runs, "inventory", "traced", "zero-code", "rps"),
         "checkout_rps_zero_code_vs_untraced": _ratio(runs, "checkout", "zero-code", "untraced", "rps"),
         "inventory_rps_zero_code_vs_untraced": _ratio(runs, "inventory", "zero-code", "untraced", "rps"),
+        # The span journal's cost: traced (journal on, the default) against traced with SPAN_JOURNAL_MB=0.
+        "checkout_rps_traced_vs_no_journal": _ratio(runs, "checkout", "traced", "traced-no-journal", "rps"),
+        "inventory_rps_traced_vs_no_journal": _ratio(runs, "inventory", "traced", "traced-no-journal", "rps"),
+        "checkout_fixed_p99_traced_vs_no_journal": _ratio(runs, "checkout-fixed", "traced", "traced-no-journal", "p99"),
+        "checkout_rps_no_journal_vs_untraced": _ratio(runs, "checkout", "traced-no-journal", "untraced", "rps"),
+        "inventory_rps_no_journal_vs_untraced": _ratio(runs, "inventory", "traced-no-journal", "untraced", "rps"),
     }
     return {"steps": steps, "ratios": ratios}
 
