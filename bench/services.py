@@ -11,6 +11,7 @@ never clash with the stack's.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,13 +79,18 @@ class Pair:
 def running_pair(variant: str, endpoints: Endpoints, work_dir: Path, db_name: str) -> Iterator[Pair]:
     """inventory, then checkout calling it, both in ``variant``; stopped on the way out.
 
-    Each pair gets a fresh database (``db_name``), so no run inherits the
-    reservations of the one before.
+    Each pair gets a fresh database (``db_name``) and a span journal directory of its own,
+    so no run inherits the reservations of the one before, nor sends in its measured window
+    the spans a run before it left undelivered.
     """
     command, extra = _variant_env(variant, endpoints)
     db = work_dir / db_name
     for path in work_dir.glob(f"{db_name}*"):
-        path.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    extra = {"SPAN_JOURNAL_DIR": str(work_dir / f"{db_name}.journal"), **extra}
     inventory = ServiceProcess(
         "inventory",
         endpoints.inventory_port,

@@ -10,8 +10,8 @@ is another matter: what the kernel had not yet written back (by default up
 to about 30 s of writes, ``vm.dirty_expire_centisecs``) is lost, and the
 file may come back torn or holding garbage; the reader below is built for
 that. The ``os.write`` on an ``O_APPEND`` descriptor that would do the same
-costs a system call a record (measured slower, bench/span_cost.py) and grows
-the file without bound.
+costs a system call a record, in the request path, and grows the file without
+bound.
 
 Layout (little-endian): a header of :data:`HEADER_BYTES` (the file's magic,
 its format and Python's marshal version, the writer's pid, the moment it
@@ -62,6 +62,8 @@ RECORD_MAGIC = 0x6A74_7373  # "sstj"
 _RECORD_MAGIC_BYTES = struct.pack("<I", RECORD_MAGIC)
 #: The smallest data area worth having: a few records of a large span.
 MIN_DATA_BYTES = 64 * 1024
+#: The largest: what a start-up reads (all of it, once) stays bounded in time and memory.
+MAX_DATA_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -121,7 +123,9 @@ def _scan(data: bytes, start: int, records: list[bytes]) -> int:
             break
         _, length, crc = RECORD.unpack_from(data, found)
         body_end = found + RECORD.size + length
-        if body_end <= end and zlib.crc32(data[found + RECORD.size : body_end]) == crc:
+        # No record is longer than a quarter of its ring (JournalFile.append): a longer length is garbage,
+        # not checksummed, so a file full of stray magics costs no more than one pass.
+        if length <= (end - start) // 4 and body_end <= end and zlib.crc32(data[found + RECORD.size : body_end]) == crc:
             records.append(data[found + RECORD.size : body_end])
             pos = body_end
         else:  # a torn record, or the magic's bytes by chance: look again one byte on
@@ -156,8 +160,6 @@ class JournalFile:
         #: Bytes written since the start: a record's place in the ring is this modulo data_bytes, where it wrapped.
         self.written = 0
         self._offset = 0
-        #: Times the ring went round (records overwritten since).
-        self.laps = 0
 
     def publish(self) -> None:
         """Put this file in the journal's place (an atomic rename over the previous run's)."""
@@ -173,7 +175,6 @@ class JournalFile:
             self._map[HEADER_BYTES + offset : HEADER_BYTES + self.data_bytes] = bytes(self.data_bytes - offset)
             self.written += self.data_bytes - offset
             offset = 0
-            self.laps += 1
         at = HEADER_BYTES + offset
         self._map[at + RECORD.size : at + size] = payload
         RECORD.pack_into(self._map, at, RECORD_MAGIC, len(payload), zlib.crc32(payload))
@@ -186,6 +187,7 @@ class JournalFile:
         """The heartbeat: the writer was alive at ``now_ns`` (one aligned 8-byte store)."""
         struct.pack_into("<Q", self._map, ALIVE_OFFSET, now_ns)
 
-    def close(self) -> None:
-        """Unmap; the file stays, for the next start to read."""
+    def discard(self) -> None:
+        """Unmap, and remove the file if it was never published (a start-up that failed half-way)."""
         self._map.close()
+        self._staging.unlink(missing_ok=True)

@@ -58,6 +58,8 @@ class Recovered:
     #: Records that passed their checksum but were not a record of this kit; bytes that were no record.
     unusable_records: int = 0
     skipped_bytes: int = 0
+    #: Spans that ended while the ring was overwriting their start (a long outage): only their END was left.
+    start_overwritten: int = 0
     refused: str | None = None
     pid: int = 0
     last_alive_ns: int = 0
@@ -72,10 +74,13 @@ class Opened:
 
 def open_journal(directory: Path, service: str, budget_bytes: int, resource: Resource) -> Opened | None:
     """This process's journal in ``directory``, with what its slot's previous run still owes; None if it cannot have one."""
+    lock: int | None = None
+    file: JournalFile | None = None
+    journal: SpanJournal | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        slot = _lock_a_slot(directory, service)
-        if slot is None:
+        held = _lock_a_slot(directory, service)
+        if held is None:
             log.warning(
                 "span journal off: all %d journals of %s in %s are held by running processes; spans made by this one "
                 "do not survive its crash",
@@ -84,22 +89,33 @@ def open_journal(directory: Path, service: str, budget_bytes: int, resource: Res
                 directory,
             )
             return None
+        slot, lock = held
         path = directory / f"{service}.{slot}.journal"
-        recovered = _recover(path, budget_bytes, resource) if path.exists() else Recovered()
+        recovered = _recover(path, resource) if path.exists() else Recovered()
         file = JournalFile(path, budget_bytes, encode_resource(resource), time.time_ns())
         journal = SpanJournal(file, resource)
         for span in recovered.spans:
             journal.record_end(span)
         file.publish()
     except OSError as exc:
+        # Nothing left behind: no heartbeat, no mapping or staging file, the slot free for another process.
+        if journal is not None:
+            journal.shutdown()
+        if file is not None:
+            file.discard()
+        if lock is not None:
+            os.close(lock)
         log.warning("span journal off: %s; spans made by this process do not survive its crash", exc)
         return None
     _say(path, slot, recovered)
     return Opened(journal, path, recovered)
 
 
-def _lock_a_slot(directory: Path, service: str) -> int | None:
-    """The first slot whose lock this process could take (kept until it exits), or None."""
+def _lock_a_slot(directory: Path, service: str) -> tuple[int, int] | None:
+    """The first slot whose lock this process could take, and the descriptor that holds it; None if all are held.
+
+    The descriptor stays open, and the lock with it, for the life of the process (not inherited: O_CLOEXEC).
+    """
     for slot in range(SLOTS):
         fd = os.open(directory / f"{service}.{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -107,7 +123,10 @@ def _lock_a_slot(directory: Path, service: str) -> int | None:
         except BlockingIOError:
             os.close(fd)
             continue
-        return slot  # fd stays open, and the lock with it, for the life of the process (not inherited: O_CLOEXEC)
+        except OSError:  # no locks here at all (ENOLCK, some network file systems): the journal is off
+            os.close(fd)
+            raise
+        return slot, fd
     return None
 
 
@@ -124,6 +143,13 @@ def _say(path: Path, slot: int, recovered: Recovered) -> None:
             recovered.cut_short,
             time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(recovered.last_alive_ns / 1e9)),
         )
+    if recovered.start_overwritten:
+        log.warning(
+            "span journal %s: %d spans the previous run ended and never delivered had their start overwritten in its "
+            "ring (full while the Collector was away): not sent",
+            path,
+            recovered.start_overwritten,
+        )
     if recovered.refused or recovered.skipped_bytes or recovered.unusable_records:
         log.warning(
             "span journal %s: skipped what could not be read of the previous run's: %d bytes that were no record "
@@ -135,9 +161,10 @@ def _say(path: Path, slot: int, recovered: Recovered) -> None:
         )
 
 
-def _recover(path: Path, budget_bytes: int, resource: Resource) -> Recovered:
+def _recover(path: Path, resource: Resource) -> Recovered:
     """The spans the journal at ``path`` still owes: ended and not delivered, and started and never ended."""
-    contents = journal_file.read(path, HEADER_BYTES + max(budget_bytes, journal_file.MIN_DATA_BYTES))
+    # The largest ring any run may have had, not this run's: a budget lowered since loses none of the records.
+    contents = journal_file.read(path, HEADER_BYTES + journal_file.MAX_DATA_BYTES)
     recovered = Recovered(skipped_bytes=contents.skipped_bytes, refused=contents.refused, pid=contents.pid)
     their_resource = _resource(contents.blob) or resource
     starts: dict[int, tuple[Any, ...]] = {}
@@ -175,8 +202,8 @@ def _recover(path: Path, budget_bytes: int, resource: Resource) -> Recovered:
         if span_id in delivered or span_id in whole:
             continue
         start = starts.get(span_id)
-        if start is None:  # an END whose START the ring overwrote (the writer would have written a SPAN): unusable
-            recovered.unusable_records += 1
+        if start is None:  # an END whose START the ring overwrote: its run counted it as overwritten already
+            recovered.start_overwritten += 1
             continue
         _add(recovered, (start, end), lambda r: _ended(r[0][1:11], r[0][12], r[1][2:10], their_resource), "ended")
     for span_id, record in starts.items():

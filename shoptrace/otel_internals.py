@@ -140,12 +140,12 @@ def export_and_let_go(exporter: SpanExporter, batch: Sequence[ReadableSpan]) -> 
 # opentelemetry-api 1.45.1, opentelemetry/attributes/__init__.py. An SDK span
 # keeps its attributes in ``_attributes``, a ``BoundedAttributes`` whose
 # members are a plain dict, ``_dict`` (keys checked, values cleaned: str,
-# bool, int, float or tuples of one of them). The public way to read them,
-# ``span.attributes``, is a ``MappingProxyType`` over the ``BoundedAttributes``:
-# turning it into a dict goes through the ``Mapping`` protocol key by key,
-# 1.4 µs for a SERVER span's eleven attributes, a third of the span journal's
-# whole budget per span (shoptrace.span_journal encodes the attributes twice
-# a span, at its start and at its end, in the request path). The dict itself
+# bool, int, float or tuples of one of them, subclasses such as an IntEnum
+# kept as they are). The public way to read them, ``span.attributes``, is a
+# ``MappingProxyType`` over the ``BoundedAttributes``: turning it into a dict
+# goes through the ``Mapping`` protocol key by key, in Python, twice a span
+# (shoptrace.span_journal encodes the attributes at a span's start and at its
+# end, in the request path). The dict itself
 # costs nothing to reach, and marshal encodes it as it is; the journal only
 # reads it, in the thread that owns the span (at its start) or once it is
 # immutable (at its end).
@@ -153,8 +153,8 @@ def export_and_let_go(exporter: SpanExporter, batch: Sequence[ReadableSpan]) -> 
 # Events and links likewise: a span made by the SDK keeps them in
 # ``_events`` and ``_links``, each a ``BoundedList`` whose members are a
 # ``collections.deque``, ``_dq``; the public ``span.events`` and ``span.links``
-# each copy it twice (a list under the list's lock, then a tuple), 0.35 µs
-# each even when empty, which most spans are. The journal reads them once the
+# each copy it twice (a list under the list's lock, then a tuple), even when
+# empty, which most spans are. The journal reads them once the
 # span has ended (the SDK refuses an event or a link after that), so the deque
 # no longer changes. A span built as a ``ReadableSpan`` (the journal's own,
 # rebuilt at start-up) keeps the sequences it was given, read as they are.

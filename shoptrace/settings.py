@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shoptrace.journal_file import MAX_DATA_BYTES
 from shoptrace.logs import DEFAULT_SPAN_EVENT_LEVEL
 from shoptrace.services import Service
 
@@ -20,7 +21,7 @@ DEFAULT_JAEGER_UI_URL = "http://localhost:16686"
 #: Where each process keeps its span journal (shoptrace.span_journal) when SPAN_JOURNAL_DIR is not set:
 #: relative to the working directory, beside inventory's default database. Containers set it to a volume.
 DEFAULT_SPAN_JOURNAL_DIR = "data/journal"
-#: The span journal's ring, per process, when SPAN_JOURNAL_MB is not set: room for about twice the spans
+#: The span journal's ring, per process, when SPAN_JOURNAL_MB is not set: room for nearly three times the spans
 #: the default span buffer holds while the Collector is away (8,192), at what a span takes in the ring
 #: (its start and its end records, bench/results/span-cost.json): what the buffer keeps, a crash does not take.
 DEFAULT_SPAN_JOURNAL_MB = 16.0
@@ -80,6 +81,8 @@ class JournalSettings:
             budget = float(text) if text else DEFAULT_SPAN_JOURNAL_MB
         except ValueError:
             raise ValueError(f"SPAN_JOURNAL_MB={text!r} is not a number of megabytes (0 turns the journal off)") from None
-        if budget < 0:
-            raise ValueError(f"SPAN_JOURNAL_MB={text!r} is negative (0 turns the journal off)")
+        if not 0 <= budget * 1024 * 1024 <= MAX_DATA_BYTES:  # NaN and infinity too
+            raise ValueError(
+                f"SPAN_JOURNAL_MB={text!r} is not between 0 (the journal off) and {MAX_DATA_BYTES // 2**20} megabytes"
+            )
         return cls(directory=Path(os.environ.get("SPAN_JOURNAL_DIR") or DEFAULT_SPAN_JOURNAL_DIR), budget_mb=budget)

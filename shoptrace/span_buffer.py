@@ -93,6 +93,24 @@ class BufferedExporter(SpanExporter):
             self._cond.notify_all()
         return SpanExportResult.SUCCESS
 
+    def take_when_room(self, spans: Sequence[ReadableSpan]) -> bool:
+        """Take ``spans`` a batch at a time, each once the buffer has room for it: nothing it holds is dropped for them.
+
+        For what a previous run owed (shoptrace.journal_startup), more at once than the buffer may hold; it blocks
+        while the buffer is full, so it runs on a thread of its own. False if the exporter shut down first.
+        """
+        for first in range(0, len(spans), self.batch_size):
+            batch = spans[first : first + self.batch_size]
+            with self._cond:
+                while not self._stopping and self._spans and len(self._spans) + self._in_flight + len(batch) > self.max_spans:
+                    self._cond.wait()
+                if self._stopping:
+                    return False
+                self._spans.extend(batch)
+                self._trim()
+                self._cond.notify_all()
+        return True
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Whether everything taken so far was sent within ``timeout_millis``."""
         deadline = time.monotonic() + timeout_millis / 1000
@@ -120,10 +138,13 @@ class BufferedExporter(SpanExporter):
             if unsent or self._dropped_now:
                 log.warning(
                     "shutting down with the Collector unreachable: %d spans not sent, %d dropped before (oldest first, "
-                    "the span buffer of %d spans was full)",
+                    "the span buffer of %d spans was full)%s",
                     unsent,
                     self._dropped_now,
                     self.max_spans,
+                    "; the span journal keeps what its ring still holds of them for the next start"
+                    if self.on_delivered is not None
+                    else "",
                 )
             self.dropped += unsent
         self.inner.shutdown()

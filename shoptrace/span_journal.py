@@ -35,12 +35,13 @@ alive (the latest heartbeat or record), at most one heartbeat period (plus a
 busy interpreter's delay) before it died, with status ERROR and
 :data:`CUT_SHORT_ATTRIBUTES`.
 
-Encoding: ``marshal`` of a flat tuple of plain values. Measured against pickle,
-JSON and the OTLP protobuf for a SERVER span (bench/span_cost.py): marshal
-and pickle cost the same and JSON four times as much, but marshal builds only
-values when it reads (pickle can be made to run code, and a journal is read
-from a volume), and the file's header names the marshal version, so a file
-from another Python is refused whole rather than misread.
+Encoding: ``marshal`` of a flat tuple of plain values (an int or str subclass,
+such as an enum member, as its base type). It is in C, as pickle is, but
+builds only values when it reads (pickle can be made to run code, and a
+journal is read from a volume); JSON would lose bytes and the int/float
+difference; the OTLP protobuf would mean building its messages in Python. The
+file's header names the marshal version, so a file from another Python is
+refused whole rather than misread.
 
 When the ring is full the oldest records are overwritten: normally spans
 long delivered. During an outage longer than the journal's budget, the
@@ -98,7 +99,45 @@ def _link(link: Link) -> tuple[Any, ...]:
 
 
 def encode_resource(resource: Resource) -> bytes:
-    return marshal.dumps((dict(resource.attributes), resource.schema_url))
+    return marshal.dumps(_plain((dict(resource.attributes), resource.schema_url)))
+
+
+_MARSHALLED = (type(None), bool, int, float, str, bytes)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every bool, int, float, str or bytes subclass in it as its base type.
+
+    The SDK keeps an attribute whose value is such a subclass as it was set (an ``IntEnum``, a
+    ``StrEnum``, ``HTTPStatus``), and marshal refuses them; anything else is left for marshal to judge.
+    """
+    if type(value) in _MARSHALLED:
+        return value
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, int):  # bool cannot be subclassed: an int subclass here
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # the characters, not a subclass's own __str__ (an Enum's "Kind.X")
+    return value
+
+
+def _dumps(record: tuple[Any, ...]) -> bytes | None:
+    """``record`` marshalled; None if even its plain form (:func:`_plain`) is refused. Never raises: the journal
+    runs in the request path, first of the span processors, and an exception there would lose the span for all."""
+    try:
+        return marshal.dumps(record)
+    except ValueError:
+        try:
+            return marshal.dumps(_plain(record))
+        except ValueError:
+            return None
 
 
 _SAMPLED = TraceFlags.SAMPLED
@@ -157,7 +196,10 @@ class SpanJournal(SpanProcessor):
         #: spans too large to journal.
         self.overwritten = 0
         self.open_overwritten = 0
+        #: Spans not journaled: a record too large for the ring (a quarter of it at most), or values marshal refuses;
+        #: spans whose END went without its attributes, events and links, for the same reasons.
         self.too_large = 0
+        self.stripped = 0
         self._said_full = False
         self._scopes: dict[int, tuple[InstrumentationScope | None, tuple[str, str | None, str | None] | None]] = {}
         self._stop = threading.Event()
@@ -179,7 +221,7 @@ class SpanJournal(SpanProcessor):
         if scope_fields is None or scope_fields[0] is not scope:
             scope_fields = self._scope_of(scope)
         span_id = context.span_id
-        payload = marshal.dumps(
+        payload = _dumps(
             (
                 START,
                 context.trace_id,
@@ -196,9 +238,11 @@ class SpanJournal(SpanProcessor):
                 scope_fields[1],
             )
         )
+        if payload is None:  # its end tries a SPAN record, and counts it if that fails too
+            return
         with self._lock:
             position = self.file.append(payload)
-            if position is not None:
+            if position is not None:  # else its end tries a SPAN record, and counts it if that fails too
                 self._open[span_id] = position
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -220,6 +264,15 @@ class SpanJournal(SpanProcessor):
                     self.overwritten += len(gone)
                 else:
                     self.open_overwritten += len(gone)
+        if self.too_large or self.stripped:
+            log.warning(
+                "span journal: %d spans not journaled and %d journaled without what they held at their end, for a "
+                "record too large for a quarter of its ring of %d bytes or values it could not encode; all were sent "
+                "as usual, but would not have survived a crash whole",
+                self.too_large,
+                self.stripped,
+                self.file.data_bytes,
+            )
         if self.overwritten or self.open_overwritten:
             log.warning(
                 "span journal: %d spans not yet delivered and %d spans still open had their records overwritten in its "
@@ -250,17 +303,24 @@ class SpanJournal(SpanProcessor):
             status.description,
             None if resource is self.resource or resource == self.resource else encode_resource(resource),
         )
-        payload = marshal.dumps((END, span_id, *tail))  # out of the lock; the rare case below replaces it in it
+        payload = _dumps((END, span_id, *tail))  # out of the lock; the rare cases below replace it in it
         with self._lock:
             file = self.file
             start = self._open.pop(span_id, None)
             position = None
             if start is not None:
-                position = file.append(payload)
+                position = None if payload is None else file.append(payload)
+                if position is None:
+                    # Too large, or refused: an END without its attributes, events and links, so that the START
+                    # left in the ring is never taken, after a crash, for a span cut short.
+                    self.stripped += 1
+                    small = _dumps((END, span_id, tail[0], tail[1], {}, (), (), *tail[5:]))
+                    position = None if small is None else file.append(small)
                 if position is not None and start < file.written - file.data_bytes:
                     start = None  # the START is gone (this very record may have gone over it): the whole span instead
             if start is None:
-                position = file.append(marshal.dumps((SPAN, *_context_fields(span), self._scope(span), *tail)))
+                whole = _dumps((SPAN, *_context_fields(span), self._scope(span), *tail))
+                position = None if whole is None else file.append(whole)
             if position is None:
                 self.too_large += 1
                 return

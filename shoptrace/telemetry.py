@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.propagators import (
     set_global_response_propagator,
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanContext
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -161,6 +161,18 @@ def _exporters(names: list[str], journal: SpanJournal | None) -> list[SpanExport
         else ConsoleSpanExporter()
         for name in names
     ]
+
+
+def _send_owed(spans: list[ReadableSpan], exporters: list[SpanExporter], batchers: list[BatchSpanProcessor]) -> None:
+    """What the previous run ended and never delivered, and what its death cut short, each with the resource it was
+    made under: straight into a span buffer, as it has room (a thread: a ring may owe more spans than a buffer or a
+    batch processor's queue holds, and those would drop them), through the batch processor to any other exporter."""
+    for exporter, batcher in zip(exporters, batchers, strict=True):
+        if isinstance(exporter, BufferedExporter):
+            threading.Thread(target=exporter.take_when_room, args=(spans,), name="span-journal-owed", daemon=True).start()
+        else:
+            for span in spans:
+                batcher.on_end(span)
 
 
 def _journal(names: list[str], service_name: str, resource: Resource) -> Opened | None:
@@ -319,7 +331,8 @@ class Telemetry:
         worker.join(timeout_s)
         if worker.is_alive():
             log.warning(
-                "span export did not finish within %.1f s at shutdown; queued spans may be lost",
+                "span export did not finish within %.1f s at shutdown; queued spans may be lost (with the span "
+                "journal on, what its ring holds of them is sent at the next start)",
                 timeout_s,
             )
 
@@ -399,12 +412,8 @@ def setup(default_service_name: str) -> Telemetry:
     ]
     for batcher in batchers:
         provider.add_span_processor(batcher)
-    if opened is not None:
-        # What the previous run ended and never delivered, and what its death cut short: through the normal
-        # pipeline, each with the resource it was made under (the journal has them as ended already).
-        for span in opened.recovered.spans:
-            for batcher in batchers:
-                batcher.on_end(span)
+    if opened is not None and opened.recovered.spans:
+        _send_owed(opened.recovered.spans, exporters, batchers)
     trace.set_tracer_provider(provider)
     propagation.install()
     # Every traced response says which trace it belongs to: a curl shows the id to open.

@@ -118,6 +118,25 @@ def test_past_its_budget_the_buffer_drops_the_oldest_and_says_how_many_once(
     assert len(resumed) == 1 and "150 spans were dropped meanwhile (oldest first" in resumed[0], resumed
 
 
+def test_spans_owed_by_a_previous_run_are_taken_as_the_buffer_has_room_none_dropped(
+    buffer: BufferedExporter, collector: Collector
+) -> None:
+    # More than the buffer holds (100), offered at once while the Collector is away, as a start-up after a long
+    # outage and a kill offers what the span journal kept.
+    owed = spans(names(350))
+    taking = threading.Thread(target=buffer.take_when_room, args=(owed,))
+    taking.start()
+    wait_until(lambda: collector.failures >= 1, WITHIN_S, "the first batch tried")
+    assert taking.is_alive()  # waiting for room, not dropping what the buffer holds
+
+    collector.opened.set()
+
+    taking.join(WITHIN_S)
+    assert buffer.force_flush(round(WITHIN_S * 1000))
+    assert collector.received == names(350)
+    assert buffer.dropped == 0
+
+
 def test_export_never_waits_for_the_collector(collector: Collector) -> None:
     collector.blocking = True  # an export that hangs, as one retrying for its timeout does
     buffer = BufferedExporter(collector, max_spans=100, batch_size=10)

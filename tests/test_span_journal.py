@@ -9,16 +9,20 @@ cut short ends between its last record and the kill).
 
 from __future__ import annotations
 
+import enum
+import fcntl
 import logging
 import marshal
 import os
 import queue
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -40,7 +44,9 @@ from harness.processes import ROOT, clean_environ
 from shoptrace import journal_file, journal_startup
 from shoptrace.journal_file import HEADER_BYTES, JournalFile
 from shoptrace.journal_startup import open_journal
+from shoptrace.settings import JournalSettings
 from shoptrace.span_journal import CUT_SHORT, ERROR_TYPE, SpanJournal, encode_resource
+from tests.support.load import wait_until
 from tests.support.otlp_sink import OtlpSink, Span
 
 #: How long a child may take to answer one command (start-up included): far beyond what it needs.
@@ -90,6 +96,10 @@ class Child:
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
         return self.answer()
+
+    def says(self, text: str) -> None:
+        """Wait for ``text`` on its stderr (read by a thread of its own, so not in step with its answers)."""
+        wait_until(lambda: text in "".join(self.stderr), ANSWER_S, f"the child said {text!r}")
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -147,8 +157,8 @@ def test_after_a_sigkill_the_next_run_sends_what_was_owed_and_the_span_cut_short
     first_sink.stop()  # the Collector goes away: what ends now stays in the buffer (and the journal)
     undelivered = first.ask("undelivered")
     server, select = first.ask(f"open 00-{REMOTE_TRACE}-{REMOTE_PARENT}-01").split()
-    killed_at_ns = time.time_ns()
     first.kill()
+    killed_at_ns = time.time_ns()  # read once it is dead: its heartbeat can be no later
 
     second_sink = _sink(sinks)
     second = Child(second_sink.http_endpoint, journal)
@@ -172,7 +182,7 @@ def test_after_a_sigkill_the_next_run_sends_what_was_owed_and_the_span_cut_short
     assert cut_short.attributes["test.at"] == "start"  # its attributes at start kept
     # Ended at the last moment the journal knew the process alive: after its last record, before the kill.
     assert child.end_ns <= cut_short.end_ns <= killed_at_ns
-    assert "cut short by its death" in "".join(second.stderr)
+    second.says("cut short by its death")
 
     # Then forgotten: the next run owes nothing.
     second.close()
@@ -192,7 +202,7 @@ def test_two_processes_never_share_a_journal_and_a_dead_ones_is_taken_by_the_nex
     children.append(first)
     second = Child(closed, journal)
     children.append(second)
-    assert "slots 0 to 0 are held by other running processes" in "".join(second.stderr)
+    second.says("slots 0 to 0 are held by other running processes")
     assert sorted(p.name for p in journal.glob("*.journal")) == ["journal-child.0.journal", "journal-child.1.journal"]
     first_span = first.ask("undelivered")
     second.ask("undelivered")
@@ -218,8 +228,8 @@ def _journal(tmp_path: Path, budget: int = 1 << 20) -> tuple[SpanJournal, Path, 
     return opened.journal, opened.path, provider
 
 
-def _recover(path: Path, budget: int = 1 << 20) -> journal_startup.Recovered:
-    return journal_startup._recover(path, budget, Resource({"service.name": "svc", "service.instance.id": "after"}))
+def _recover(path: Path) -> journal_startup.Recovered:
+    return journal_startup._recover(path, Resource({"service.name": "svc", "service.instance.id": "after"}))
 
 
 def test_an_ended_span_comes_back_whole_with_the_resource_it_was_made_under(tmp_path: Path) -> None:
@@ -303,12 +313,12 @@ def test_a_journal_it_cannot_read_never_stops_the_start_the_readable_records_are
         data = data[: end - 7]  # the last END record cut, as by a kill mid-copy (then the file's end)
     elif damage == "garbage in the middle":
         middle = HEADER_BYTES + (end - HEADER_BYTES) // 2
-        data[middle : middle + 300] = os.urandom(300)
+        data[middle : middle + 300] = random.Random(300).randbytes(300)
     elif damage == "another format":
         data[16:20] = (journal_file.FORMAT + 1).to_bytes(4, "little")
         expected = set()
     elif damage == "garbage file":
-        data = bytearray(os.urandom(len(data)))
+        data = bytearray(random.Random(len(data)).randbytes(len(data)))  # seeded: a failure can be replayed
         expected = set()
     elif damage == "empty file":
         data = bytearray()
@@ -350,7 +360,7 @@ def test_past_its_budget_the_ring_keeps_the_newest_and_counts_the_undelivered_it
     made = [f"s{i}" for i in range(2000)]  # a START and an END record each, far more than 64 KiB
     for name in made:
         tracer.start_span(name).end()
-    recovered = _recover(path, budget)
+    recovered = _recover(path)
     kept = [s.name for s in sorted(recovered.spans, key=lambda s: s.start_time or 0)]
     assert kept and kept == made[-len(kept) :], "the newest spans kept, in a row"
     # Every span is either still in the ring, or counted overwritten: none lost unsaid.
@@ -367,10 +377,85 @@ def test_the_journal_off_or_out_of_reach_leaves_tracing_on(tmp_path: Path, caplo
     assert any(r.getMessage().startswith("span journal off") for r in caplog.records)
 
 
+def test_a_start_up_that_fails_half_way_leaves_no_heartbeat_no_staging_file_and_the_slot_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(self: JournalFile) -> None:
+        raise PermissionError("the rename was refused")
+
+    monkeypatch.setattr(JournalFile, "publish", refused)
+    beating = {t for t in threading.enumerate() if t.name == "span-journal-heartbeat"}
+    assert open_journal(tmp_path, "svc", 1 << 20, RESOURCE) is None
+    assert {t for t in threading.enumerate() if t.name == "span-journal-heartbeat"} <= beating
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svc.0.lock"]
+    fd = os.open(tmp_path / "svc.0.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if this process still held it on another descriptor
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("text", ["-1", "nan", "inf", "1e13", "sixteen"])
+def test_a_journal_budget_that_is_no_size_is_a_clear_error_at_start_up(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("SPAN_JOURNAL_MB", text)
+    with pytest.raises(ValueError, match=f"SPAN_JOURNAL_MB='{text}' is not"):
+        JournalSettings.from_env()
+
+
+def test_a_budget_lowered_since_the_last_run_loses_none_of_its_records(tmp_path: Path) -> None:
+    _, path, provider = _journal(tmp_path, 4 << 20)
+    for i in range(20):
+        provider.get_tracer("t").start_span(f"s{i}").end()
+    later = tmp_path / "later"  # the next run's directory (this process holds the first one's slot for good)
+    later.mkdir()
+    (later / path.name).write_bytes(path.read_bytes())
+    opened = open_journal(later, "svc", journal_file.MIN_DATA_BYTES, RESOURCE)
+    assert opened is not None
+    assert (len(opened.recovered.spans), opened.recovered.skipped_bytes) == (20, 0)
+
+
 def test_a_record_too_large_for_the_ring_is_counted_not_written(tmp_path: Path) -> None:
     journal, path, provider = _journal(tmp_path, journal_file.MIN_DATA_BYTES)
     provider.get_tracer("t").start_span("huge", attributes={"x": "y" * journal_file.MIN_DATA_BYTES}).end()
     assert journal.too_large == 1
+
+
+def test_an_end_too_large_for_the_ring_is_journaled_without_its_attributes_never_as_a_span_cut_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal, path, provider = _journal(tmp_path, journal_file.MIN_DATA_BYTES)
+    span = provider.get_tracer("t").start_span("grew", attributes={"at": "start"})
+    span.set_attribute("x", "y" * journal_file.MIN_DATA_BYTES)  # its END alone past a quarter of the ring
+    span.end()
+    assert (journal.stripped, journal.too_large) == (1, 0)
+    (back,) = _recover(path).spans
+    assert (back.name, back.status.status_code, dict(back.attributes or {})) == ("grew", StatusCode.UNSET, {})
+    caplog.set_level(logging.WARNING, "shoptrace.span_journal")
+    journal.shutdown()
+    assert any("1 journaled without what they held at their end" in r.getMessage() for r in caplog.records)
+
+
+class Kind(enum.IntEnum):
+    SERVER = 2
+
+
+class Colour(str, enum.Enum):  # noqa: UP042  # not StrEnum: its str() is "Colour.RED", not the value
+    RED = "red"
+
+
+def test_values_marshal_refuses_never_raise_into_the_request_they_are_journaled_as_their_base_type(
+    tmp_path: Path,
+) -> None:
+    # The SDK keeps an int or str subclass as it was set (an IntEnum, HTTPStatus, a str Enum); marshal refuses them.
+    journal, path, provider = _journal(tmp_path)
+    attributes = {"status": HTTPStatus.NOT_FOUND, "kind": Kind.SERVER, "colour": Colour.RED, "many": [Kind.SERVER]}
+    span = provider.get_tracer("t").start_span("enums", attributes=attributes)
+    span.add_event("seen", {"colour": Colour.RED})
+    span.end()
+    (back,) = _recover(path).spans
+    assert dict(back.attributes or {}) == {"status": 404, "kind": 2, "colour": "red", "many": (2,)}
+    assert [(e.name, dict(e.attributes or {})) for e in back.events] == [("seen", {"colour": "red"})]
+    assert all(type(v) in (int, str, tuple) for v in (back.attributes or {}).values())
 
 
 def test_the_resource_is_in_the_header(tmp_path: Path) -> None:
@@ -403,7 +488,7 @@ def test_a_span_open_for_longer_than_a_lap_of_the_ring_is_journaled_whole_at_its
         journal.delivered([short])  # type: ignore[list-item]
     assert journal.open_overwritten == 1  # counted: had the process died now, it would not have come back
     long.end()
-    recovered = _recover(path, budget)
+    recovered = _recover(path)
     assert [(s.name, dict(s.attributes or {}), s.status.status_code) for s in recovered.spans] == [
         ("long", {"at": "start"}, StatusCode.UNSET)
     ]

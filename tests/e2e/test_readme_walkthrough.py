@@ -31,6 +31,7 @@ def test_every_walkthrough_command_runs_and_shows_what_its_page_says() -> None:
     for expected in (
         '"sku": "item-123"',
         "fault-crash",
+        "fault-kill",
         "fault-slow",
         "sold-out",
         '"../etc"',
