@@ -13,15 +13,25 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def _ratio(runs: list[dict[str, Any]], step: str, variant: str, baseline: str, key: str) -> float | None:
-    """Median over rounds of variant/baseline, each ratio taken within one round (same machine state)."""
+def _round_ratios(runs: list[dict[str, Any]], step: str, variant: str, baseline: str, key: str) -> list[float]:
+    """variant/baseline in each round, each ratio taken within one round (same machine state)."""
     by_round: dict[int, dict[str, float]] = {}
     for run in runs:
-        if run["step"] == step and run["variant"] in (variant, baseline):
+        if run["step"] == step and run["variant"] in (variant, baseline) and run["round"] >= 0:
             value = run["rps"] if key == "rps" else run["latency_ms"][key]
             by_round.setdefault(run["round"], {})[run["variant"]] = value
-    ratios = [r[variant] / r[baseline] for r in by_round.values() if variant in r and r.get(baseline)]
-    return _median(ratios)
+    return [r[variant] / r[baseline] for r in by_round.values() if variant in r and r.get(baseline)]
+
+
+def _ratio(runs: list[dict[str, Any]], step: str, variant: str, baseline: str, key: str) -> float | None:
+    """Median over rounds of variant/baseline (:func:`_round_ratios`)."""
+    return _median(_round_ratios(runs, step, variant, baseline, key))
+
+
+def _spread(runs: list[dict[str, Any]], step: str, variant: str, baseline: str, key: str) -> list[float] | None:
+    """The least and the greatest of the rounds' variant/baseline: what separates one round from another."""
+    ratios = _round_ratios(runs, step, variant, baseline, key)
+    return [round(min(ratios), 3), round(max(ratios), 3)] if ratios else None
 
 
 def summarize(runs: list[dict[str, Any]], variants: tuple[str, ...]) -> dict[str, Any]:
@@ -57,7 +67,12 @@ def summarize(runs: list[dict[str, Any]], variants: tuple[str, ...]) -> dict[str
         "checkout_rps_no_journal_vs_untraced": _ratio(runs, "checkout", "traced-no-journal", "untraced", "rps"),
         "inventory_rps_no_journal_vs_untraced": _ratio(runs, "inventory", "traced-no-journal", "untraced", "rps"),
     }
-    return {"steps": steps, "ratios": ratios}
+    # The journal's effect is smaller than the rest: its ratios' spread over rounds says what the bench can resolve.
+    spreads = {
+        "checkout_rps_traced_vs_no_journal": _spread(runs, "checkout", "traced", "traced-no-journal", "rps"),
+        "inventory_rps_traced_vs_no_journal": _spread(runs, "inventory", "traced", "traced-no-journal", "rps"),
+    }
+    return {"steps": steps, "ratios": ratios, "ratio_spreads": spreads}
 
 
 #: RSS growth over the soak that still counts as none: the allocator grows and

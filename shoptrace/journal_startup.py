@@ -27,6 +27,7 @@ import logging
 import marshal
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ class Recovered:
 
 @dataclass
 class Opened:
+    """A journal this process holds (its slot locked), and what the slot's previous run left to send."""
+
     journal: SpanJournal
     path: Path
     recovered: Recovered
@@ -212,7 +215,7 @@ def _recover(path: Path, resource: Resource) -> Recovered:
     return recovered
 
 
-def _add(recovered: Recovered, record: tuple[Any, ...], build: Any, counter: str) -> None:
+def _add(recovered: Recovered, record: Any, build: Callable[[Any], ReadableSpan], counter: str) -> None:
     try:
         recovered.spans.append(build(record))
     except Exception:  # a record of the right kind with fields of the wrong shape

@@ -45,7 +45,7 @@ def test_a_killed_inventorys_span_arrives_after_its_restart_cut_short_under_chec
     killed_pid = inventory.pid
 
     inventory.env["OTEL_BSP_SCHEDULE_DELAY"] = "50"
-    inventory.start()  # the restart: the journal's spans are sent before it serves
+    inventory.start()  # the restart: the journal's spans are handed to the span buffer before it serves
 
     def reservation_arrived(trace: object) -> bool:
         return any(s.name == "POST /reservations" for s in span_store.all() if s.trace_id == trace_id)

@@ -369,7 +369,9 @@ def test_past_its_budget_the_ring_keeps_the_newest_and_counts_the_undelivered_it
     assert len(full) == 1
 
 
-def test_the_journal_off_or_out_of_reach_leaves_tracing_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_journal_directory_out_of_reach_turns_the_journal_off_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "a file"
     blocker.write_text("not a directory")
     caplog.set_level(logging.WARNING, "shoptrace.journal_startup")

@@ -82,7 +82,7 @@ def test_fault_kill_is_a_503_at_once_and_after_inventorys_restart_one_connected_
     assert answered_s < timings.inventory_timeout_s, answered_s
     wait_back("inventory", before)  # Docker's restart, then inventory's health check: their own bound
 
-    # The dead run's spans are handed to the exporter before inventory serves: they come within traceproof's
+    # The dead run's spans are handed to the span buffer before inventory serves: they come within traceproof's
     # TIMEOUT_S of its being healthy (the traces fixture's default), as any batch does.
     trace = traces.get(response, until=cut_short_arrived)
     trace.assert_connected()
@@ -96,7 +96,7 @@ def test_fault_kill_is_a_503_at_once_and_after_inventorys_restart_one_connected_
     assert all(s.span.end_ns <= killed.span.end_ns for s in sql)
     assert any("cut short by its death" in m for m in messages_since("inventory", since))
 
-    # Held still: every span the restart sends is in (it sends them all at once, before serving), none twice.
+    # Held still: every span the restart sends is in (a few, all handed over before it serves), none twice.
     final = whole(jaeger, trace.trace_id)
     assert len(span_ids(final)) == len(set(span_ids(final))), "a span of the killed order arrived twice"
     for trace_id, ids in earlier.items():
