@@ -102,7 +102,12 @@ class BufferedExporter(SpanExporter):
         for first in range(0, len(spans), self.batch_size):
             batch = spans[first : first + self.batch_size]
             with self._cond:
-                while not self._stopping and self._spans and len(self._spans) + self._in_flight + len(batch) > self.max_spans:
+                # Waits while what is held and in flight leaves no room; never for nothing (the sender then idles).
+                while (
+                    not self._stopping
+                    and (self._spans or self._in_flight)
+                    and len(self._spans) + self._in_flight + len(batch) > self.max_spans
+                ):
                     self._cond.wait()
                 if self._stopping:
                     return False

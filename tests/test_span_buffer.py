@@ -137,6 +137,44 @@ def test_spans_owed_by_a_previous_run_are_taken_as_the_buffer_has_room_none_drop
     assert buffer.dropped == 0
 
 
+class FailsOnceWhenReleased(Collector):
+    """Its first export waits for ``release``, then fails (the batch goes back to the buffer); the rest succeed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.opened.set()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self.release.is_set() or self.failures == 0:
+            self.release.wait()
+            if self.failures == 0:
+                self.failures += 1
+                return SpanExportResult.FAILURE
+        return super().export(spans)
+
+
+def test_owed_spans_wait_for_a_batch_in_flight_too_none_of_it_dropped() -> None:
+    # Room for two batches less one span: the batch in flight and an owed batch taken beside it would be over,
+    # and the span trimmed for them lost when the batch in flight fails.
+    collector = FailsOnceWhenReleased()
+    buffer = BufferedExporter(collector, max_spans=19, batch_size=10)
+    try:
+        buffer.export(spans(names(10)))
+        wait_until(lambda: buffer._in_flight == 10, WITHIN_S, "the first batch in flight")
+        taking = threading.Thread(target=buffer.take_when_room, args=(spans(names(10, 10)),))
+        taking.start()
+        # Taken at once (and a span of the batch in flight doomed), or waiting on the buffer's condition.
+        wait_until(lambda: not taking.is_alive() or bool(buffer._cond._waiters), WITHIN_S, "the owed batch taken or waiting")  # type: ignore[attr-defined]
+        collector.release.set()
+        taking.join(WITHIN_S)
+        assert buffer.force_flush(round(WITHIN_S * 1000))
+        assert (collector.received, buffer.dropped) == (names(20), 0)
+    finally:
+        collector.release.set()
+        buffer.shutdown()
+
+
 def test_export_never_waits_for_the_collector(collector: Collector) -> None:
     collector.blocking = True  # an export that hangs, as one retrying for its timeout does
     buffer = BufferedExporter(collector, max_spans=100, batch_size=10)
